@@ -1,0 +1,50 @@
+import { sqliteTable, integer, text, blob, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/** Accounts own credentials; `role` maps to a permission set (see src/auth/permissions.ts). */
+export const accounts = sqliteTable('accounts', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  login: text('login').notNull(),
+  passwordHash: text('password_hash').notNull(),
+  role: text('role', { enum: ['admin', 'user'] }).notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (t) => [uniqueIndex('accounts_login').on(t.login)]);
+
+/**
+ * One table for every credential kind (API keys, app passwords): one store, several faces.
+ * AUTOINCREMENT so an id is never reused after a destroy (RFC 8620 §1.6.3).
+ * Dates are unix seconds; set-valued columns hold JSON arrays.
+ */
+export const credentials = sqliteTable('credentials', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  accountId: integer('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+  kind: text('kind', { enum: ['apiKey', 'appPassword'] }).notNull(),
+  description: text('description').notNull(),
+  /** Non-secret public part of the token, for O(1) lookup before the constant-time hash compare. */
+  locator: text('locator').notNull(),
+  /** HMAC-SHA256(server secret, full token). The token itself is never stored. */
+  secretHash: blob('secret_hash', { mode: 'buffer' }).notNull(),
+  createdAt: integer('created_at').notNull(),
+  expiresAt: integer('expires_at'),
+  permissionsMode: text('permissions_mode', { enum: ['Inherit', 'Disable', 'Replace'] }).notNull(),
+  permissions: text('permissions').notNull().default('[]'),
+  allowedIps: text('allowed_ips').notNull().default('[]'),
+  /** REST scopes as the user chose them (null for keys made without scopes). */
+  scopes: text('scopes'),
+  platform: text('platform'),
+  deviceId: text('device_id'),
+  lastUsedAt: integer('last_used_at'),
+}, (t) => [
+  uniqueIndex('credentials_locator').on(t.locator),
+  index('credentials_expires').on(t.accountId, t.kind, t.expiresAt),
+  index('credentials_created').on(t.accountId, t.kind, t.createdAt),
+  index('credentials_description').on(t.accountId, t.kind, t.description),
+]);
+
+/** Per-account change log behind JMAP state strings, /changes and /queryChanges. */
+export const changes = sqliteTable('changes', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  accountId: integer('account_id').notNull(),
+  kind: text('kind').notNull(),
+  recordId: integer('record_id').notNull(),
+  op: text('op', { enum: ['created', 'updated', 'destroyed'] }).notNull(),
+}, (t) => [index('changes_account').on(t.accountId, t.kind, t.seq)]);

@@ -1,0 +1,215 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, lt, lte, max, not, or, sql, type SQL } from 'drizzle-orm';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import * as schema from './schema.js';
+import type {
+  AccountRow, ChangeRow, CredentialChanges, CredentialFilter, CredentialKind, CredentialRow, CredentialSort, NewCredential, Store,
+} from './store.js';
+
+const { accounts, credentials, changes } = schema;
+const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
+
+type Db = BetterSQLite3Database<typeof schema>;
+type RawCredential = typeof credentials.$inferSelect;
+
+function toRow(r: RawCredential): CredentialRow {
+  return {
+    ...r,
+    permissions: JSON.parse(r.permissions) as string[],
+    allowedIps: JSON.parse(r.allowedIps) as string[],
+    scopes: r.scopes === null ? null : (JSON.parse(r.scopes) as string[]),
+  };
+}
+
+const dateColumn = { expiresAt: credentials.expiresAt, createdAt: credentials.createdAt } as const;
+
+function filterSql(filter: CredentialFilter): SQL {
+  if ('condition' in filter) {
+    const { field, op, value } = filter.condition;
+    const col = dateColumn[field];
+    const cmp = { eq, gt, gte, lt, lte }[op](col, value);
+    // A null date matches no condition, so NOT over it is true (no SQL three-valued surprise).
+    return and(isNotNull(col), cmp) as SQL;
+  }
+  const parts = filter.conditions.map(filterSql);
+  if (filter.operator === 'AND') return parts.length ? (and(...parts) as SQL) : sql`1`;
+  const any = parts.length ? (or(...parts) as SQL) : sql`0`;
+  return filter.operator === 'OR' ? any : not(any);
+}
+
+function orderSql(sort: readonly CredentialSort[]): SQL[] {
+  const out: SQL[] = [];
+  for (const key of sort) {
+    const dir = key.isAscending ? asc : desc;
+    if (key.property === 'description' && !key.caseSensitive) out.push(key.isAscending ? sql`${credentials.description} COLLATE NOCASE ASC` : sql`${credentials.description} COLLATE NOCASE DESC`);
+    else out.push(dir(credentials[key.property]));
+    if (key.property === 'id') return out;
+  }
+  out.push(asc(credentials.id)); // ties in creation order, stable between calls
+  return out;
+}
+
+/** Opens (creating the folder if needed), switches to WAL and applies pending migrations from drizzle/. */
+export function openSqliteStore(file: string): Store {
+  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+  const client = new Database(file);
+  client.pragma('journal_mode = WAL');
+  client.pragma('synchronous = NORMAL');
+  client.pragma('foreign_keys = ON');
+  client.pragma('busy_timeout = 5000');
+  const db: Db = drizzle(client, { schema });
+  migrate(db, { migrationsFolder: MIGRATIONS });
+  return new SqliteStore(db, client);
+}
+
+class SqliteStore implements Store {
+  private readonly byLocator;
+  private readonly stateStmt;
+
+  constructor(private readonly db: Db, private readonly client: Database.Database) {
+    this.byLocator = db.select().from(credentials).where(eq(credentials.locator, sql.placeholder('locator'))).prepare();
+    this.stateStmt = db.select({ seq: max(changes.seq) }).from(changes)
+      .where(and(eq(changes.accountId, sql.placeholder('accountId')), eq(changes.kind, sql.placeholder('kind')))).prepare();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(() => fn(), { behavior: 'immediate' });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  countAccounts(): number {
+    return this.db.select({ n: count() }).from(accounts).get()?.n ?? 0;
+  }
+
+  accountById(id: number): AccountRow | undefined {
+    return this.db.select().from(accounts).where(eq(accounts.id, id)).get();
+  }
+
+  accountByLogin(login: string): AccountRow | undefined {
+    return this.db.select().from(accounts).where(eq(accounts.login, login)).get();
+  }
+
+  listAccounts(): AccountRow[] {
+    return this.db.select().from(accounts).orderBy(asc(accounts.id)).all();
+  }
+
+  createAccount(account: Omit<AccountRow, 'id'>): AccountRow {
+    return this.db.insert(accounts).values(account).returning().get();
+  }
+
+  setAccountPassword(id: number, passwordHash: string): boolean {
+    return this.db.update(accounts).set({ passwordHash }).where(eq(accounts.id, id)).run().changes > 0;
+  }
+
+  deleteAccount(id: number): boolean {
+    return this.db.delete(accounts).where(eq(accounts.id, id)).run().changes > 0;
+  }
+
+  credentialByLocator(locator: string): CredentialRow | undefined {
+    const r = this.byLocator.get({ locator });
+    return r ? toRow(r) : undefined;
+  }
+
+  credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null): CredentialRow[] {
+    const where = [eq(credentials.accountId, accountId), eq(credentials.kind, kind)];
+    if (ids) where.push(inArray(credentials.id, [...ids]));
+    return this.db.select().from(credentials).where(and(...where)).orderBy(asc(credentials.id)).all().map(toRow);
+  }
+
+  countCredentials(accountId: number, kind: CredentialKind): number {
+    return this.db.select({ n: count() }).from(credentials)
+      .where(and(eq(credentials.accountId, accountId), eq(credentials.kind, kind))).get()?.n ?? 0;
+  }
+
+  private log(accountId: number, kind: CredentialKind, recordId: number, op: ChangeRow['op']): void {
+    this.db.insert(changes).values({ accountId, kind, recordId, op }).run();
+  }
+
+  insertCredential(c: NewCredential): CredentialRow {
+    return this.transaction(() => {
+      const row = this.db.insert(credentials).values({
+        ...c,
+        permissions: JSON.stringify(c.permissions),
+        allowedIps: JSON.stringify(c.allowedIps),
+        scopes: c.scopes === null ? null : JSON.stringify(c.scopes),
+      }).returning().get();
+      this.log(c.accountId, c.kind, row.id, 'created');
+      return toRow(row);
+    });
+  }
+
+  updateCredential(accountId: number, kind: CredentialKind, id: number, ch: CredentialChanges): boolean {
+    return this.transaction(() => {
+      const set: Partial<RawCredential> = {};
+      if (ch.description !== undefined) set.description = ch.description;
+      if (ch.expiresAt !== undefined) set.expiresAt = ch.expiresAt;
+      if (ch.permissionsMode !== undefined) set.permissionsMode = ch.permissionsMode;
+      if (ch.permissions !== undefined) set.permissions = JSON.stringify(ch.permissions);
+      if (ch.allowedIps !== undefined) set.allowedIps = JSON.stringify(ch.allowedIps);
+      if (Object.keys(set).length === 0) return true;
+      const done = this.db.update(credentials).set(set)
+        .where(and(eq(credentials.id, id), eq(credentials.accountId, accountId), eq(credentials.kind, kind))).run().changes > 0;
+      if (done) this.log(accountId, kind, id, 'updated');
+      return done;
+    });
+  }
+
+  deleteCredential(accountId: number, kind: CredentialKind, id: number): boolean {
+    return this.transaction(() => {
+      const done = this.db.delete(credentials)
+        .where(and(eq(credentials.id, id), eq(credentials.accountId, accountId), eq(credentials.kind, kind))).run().changes > 0;
+      if (done) this.log(accountId, kind, id, 'destroyed');
+      return done;
+    });
+  }
+
+  touchLastUsed(uses: ReadonlyMap<number, number>): void {
+    if (uses.size === 0) return;
+    this.transaction(() => {
+      for (const [id, at] of uses) this.db.update(credentials).set({ lastUsedAt: at }).where(eq(credentials.id, id)).run();
+    });
+  }
+
+  state(accountId: number, kind: CredentialKind): number {
+    return this.stateStmt.get({ accountId, kind })?.seq ?? 0;
+  }
+
+  maxSeq(): number {
+    return this.db.select({ seq: max(changes.seq) }).from(changes).get()?.seq ?? 0;
+  }
+
+  changesSince(accountId: number, kind: CredentialKind, seq: number, maxRows: number): ChangeRow[] {
+    return this.db.select({ seq: changes.seq, recordId: changes.recordId, op: changes.op }).from(changes)
+      .where(and(eq(changes.accountId, accountId), eq(changes.kind, kind), gt(changes.seq, seq)))
+      .orderBy(asc(changes.seq)).limit(maxRows).all();
+  }
+
+  private scope(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): SQL {
+    const base = and(eq(credentials.accountId, accountId), eq(credentials.kind, kind)) as SQL;
+    return filter ? (and(base, filterSql(filter)) as SQL) : base;
+  }
+
+  queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): number {
+    return this.db.select({ n: count() }).from(credentials).where(this.scope(accountId, kind, filter)).get()?.n ?? 0;
+  }
+
+  queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): number | undefined {
+    const ranked = this.db.select({
+      id: credentials.id,
+      rn: sql<number>`row_number() over (order by ${sql.join(orderSql(sort), sql`, `)}) - 1`.as('rn'),
+    }).from(credentials).where(this.scope(accountId, kind, filter)).as('ranked');
+    return this.db.select({ rn: ranked.rn }).from(ranked).where(eq(ranked.id, id)).get()?.rn;
+  }
+
+  queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): number[] {
+    return this.db.select({ id: credentials.id }).from(credentials).where(this.scope(accountId, kind, filter))
+      .orderBy(...orderSql(sort)).limit(limit).offset(offset).all().map((r) => r.id);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The storage interface: everything jmap-keys keeps, behind one small surface so another engine
+ * (PostgreSQL, say) can be added without touching the protocol or the credential logic.
+ */
+export type Role = 'admin' | 'user';
+export type CredentialKind = 'apiKey' | 'appPassword';
+export type PermissionsMode = 'Inherit' | 'Disable' | 'Replace';
+
+export interface AccountRow {
+  id: number;
+  login: string;
+  passwordHash: string;
+  role: Role;
+  createdAt: number;
+}
+
+export interface CredentialRow {
+  id: number;
+  accountId: number;
+  kind: CredentialKind;
+  description: string;
+  locator: string;
+  secretHash: Buffer;
+  createdAt: number;
+  expiresAt: number | null;
+  permissionsMode: PermissionsMode;
+  permissions: string[];
+  allowedIps: string[];
+  scopes: string[] | null;
+  platform: string | null;
+  deviceId: string | null;
+  lastUsedAt: number | null;
+}
+
+export type NewCredential = Omit<CredentialRow, 'id' | 'lastUsedAt'>;
+export type CredentialChanges = Partial<Pick<CredentialRow, 'description' | 'expiresAt' | 'permissionsMode' | 'permissions' | 'allowedIps'>>;
+
+/** Credential filters the store evaluates in SQL; dates are unix seconds. */
+export interface DateCondition {
+  field: 'expiresAt' | 'createdAt';
+  op: 'eq' | 'gt' | 'gte' | 'lt' | 'lte';
+  value: number;
+}
+export type CredentialFilter =
+  | { operator: 'AND' | 'OR' | 'NOT'; conditions: CredentialFilter[] }
+  | { condition: DateCondition };
+export interface CredentialSort {
+  property: 'id' | 'createdAt' | 'expiresAt' | 'description';
+  isAscending: boolean;
+  caseSensitive?: boolean;
+}
+
+export interface ChangeRow {
+  seq: number;
+  recordId: number;
+  op: 'created' | 'updated' | 'destroyed';
+}
+
+export interface Store {
+  transaction<T>(fn: () => T): T;
+  close(): void;
+
+  countAccounts(): number;
+  accountById(id: number): AccountRow | undefined;
+  accountByLogin(login: string): AccountRow | undefined;
+  listAccounts(): AccountRow[];
+  createAccount(account: Omit<AccountRow, 'id'>): AccountRow;
+  setAccountPassword(id: number, passwordHash: string): boolean;
+  deleteAccount(id: number): boolean;
+
+  credentialByLocator(locator: string): CredentialRow | undefined;
+  credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null): CredentialRow[];
+  countCredentials(accountId: number, kind: CredentialKind): number;
+  /** Each write below also appends to the change log, in the same transaction. */
+  insertCredential(credential: NewCredential): CredentialRow;
+  updateCredential(accountId: number, kind: CredentialKind, id: number, changes: CredentialChanges): boolean;
+  deleteCredential(accountId: number, kind: CredentialKind, id: number): boolean;
+  /** Records last use; not a change clients track (no change-log row). */
+  touchLastUsed(uses: ReadonlyMap<number, number>): void;
+
+  /** Latest change-log sequence number for the account's records of this kind (0 when none). */
+  state(accountId: number, kind: CredentialKind): number;
+  /** The newest sequence number of the whole log: no valid state is above it. */
+  maxSeq(): number;
+  changesSince(accountId: number, kind: CredentialKind, seq: number, maxRows: number): ChangeRow[];
+
+  queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): number;
+  queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): number | undefined;
+  queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): number[];
+}

@@ -1,0 +1,44 @@
+import * as v from 'valibot';
+import { RequestError } from './errors.js';
+import { isPlainObject, type Invocation, type JsonObject } from './types.js';
+
+const ArgumentsSchema = v.custom<JsonObject>(isPlainObject, 'arguments must be an object');
+
+/** The Request object (RFC 8620 §3.3). Unknown top-level members are ignored, as §3.3 asks. */
+const RequestSchema = v.object({
+  using: v.array(v.string()),
+  methodCalls: v.array(v.strictTuple([v.string(), ArgumentsSchema, v.string()])),
+  createdIds: v.optional(v.custom<Record<string, string>>(
+    (x) => isPlainObject(x) && Object.values(x).every((id) => typeof id === 'string'),
+    'createdIds must map creation ids to ids',
+  )),
+});
+
+export interface JmapRequest {
+  using: string[];
+  methodCalls: Invocation[];
+  createdIds?: Record<string, string>;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes and validates a request body; throws RequestError with the RFC type. */
+export function parseRequest(body: Uint8Array, contentType: string | undefined): JmapRequest {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    throw new RequestError('notJSON', 400, 'The request must have Content-Type application/json');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(body));
+  } catch {
+    throw new RequestError('notJSON', 400, 'The request body is not valid UTF-8 JSON');
+  }
+  const result = v.safeParse(RequestSchema, parsed);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = issue ? v.getDotPath(issue) : null;
+    throw new RequestError('notRequest', 400, `The request is not a valid JMAP Request object${path ? ` (at ${path})` : ''}: ${issue?.message ?? ''}`.trim());
+  }
+  return result.output as JmapRequest;
+}

@@ -1,0 +1,67 @@
+import type { SetError } from '../errors.js';
+import type { MethodContext } from '../context.js';
+import type { JsonObject } from '../types.js';
+
+/** The boolean tree of a /query filter; conditions are the object type's own parsed form. */
+export type FilterNode<C> =
+  | { operator: 'AND' | 'OR' | 'NOT'; conditions: FilterNode<C>[] }
+  | { condition: C };
+
+export interface SortKey {
+  property: string;
+  isAscending: boolean;
+  collation?: string;
+}
+
+/** One row of the change log, oldest first. */
+export interface ChangeEntry {
+  seq: number;
+  id: string;
+  op: 'created' | 'updated' | 'destroyed';
+}
+
+/** Outcome of checking a create or a patched object: the object type's input or the invalid property names. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; error: SetError };
+
+/**
+ * What an object type supplies to get the standard /get /set /query /changes /queryChanges methods.
+ * All ids here are wire ids; accountId is already resolved and access-checked.
+ */
+export interface StandardType<Input, Condition> {
+  /** e.g. "x:ApiKey" — methods are registered as `${name}/get` etc. */
+  readonly name: string;
+  readonly capability: string;
+  /** Permission each method needs. */
+  readonly permissions: { get: string; query: string; create: string; update: string; destroy: string };
+  /** Every property /get can return (including "id"). */
+  readonly properties: readonly string[];
+  /** Properties only the server sets: a create may not send them; an update may only repeat them unchanged. */
+  readonly serverSet: readonly string[];
+
+  /** Current state string for the account (changes whenever any record does). */
+  state(accountId: string): string;
+  count(accountId: string): number;
+  /** Full wire objects for the ids that exist (all records when ids is null). */
+  read(accountId: string, ids: readonly string[] | null): JsonObject[];
+  /** The object as a PatchObject applies to it (sets as {key: true} maps). */
+  patchable(record: JsonObject): JsonObject;
+
+  /** Validates a create (`existing` null) or a patched object (`existing` = its stored wire form). */
+  check(ctx: MethodContext, accountId: string, input: JsonObject, existing: JsonObject | null): Checked<Input>;
+  /** Stores a new record; returns its id and the server-set or defaulted properties to report in `created`. */
+  create(ctx: MethodContext, accountId: string, input: Input): { id: string; reported: JsonObject } | SetError;
+  /** Stores an update; returns properties the server changed on its own (null if none). */
+  update(ctx: MethodContext, accountId: string, id: string, input: Input, existing: JsonObject): JsonObject | null | SetError;
+  destroy(ctx: MethodContext, accountId: string, id: string): SetError | undefined;
+
+  /** Change-log rows after `sinceState`; undefined when that state cannot be served. */
+  changesSince(accountId: string, sinceState: string, maxRows: number): ChangeEntry[] | undefined;
+
+  /** Parses one FilterCondition; throws MethodError unsupportedFilter / invalidArguments. */
+  parseCondition(condition: JsonObject): Condition;
+  sortable(property: string): boolean;
+  queryCount(accountId: string, filter: FilterNode<Condition> | null): number;
+  /** Position of `id` in the sorted, filtered results; undefined when not among them. */
+  queryIndexOf(accountId: string, filter: FilterNode<Condition> | null, sort: SortKey[], id: string): number | undefined;
+  queryPage(accountId: string, filter: FilterNode<Condition> | null, sort: SortKey[], offset: number, limit: number): string[];
+}

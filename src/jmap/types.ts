@@ -1,0 +1,30 @@
+/** RFC 8620 wire types shared by the protocol machinery. Knows nothing about any object type. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+export interface JsonObject { [key: string]: JsonValue }
+
+/** [name, arguments, callId] (RFC 8620 §3.2). */
+export type Invocation = [string, JsonObject, string];
+
+export const CORE_CAPABILITY = 'urn:ietf:params:jmap:core';
+
+export interface CoreLimits {
+  maxSizeUpload: number;
+  maxConcurrentUpload: number;
+  maxSizeRequest: number;
+  maxConcurrentRequests: number;
+  maxCallsInRequest: number;
+  maxObjectsInGet: number;
+  maxObjectsInSet: number;
+  collationAlgorithms: string[];
+}
+
+/** Who is calling, as the protocol layer needs to know it. */
+export interface Caller {
+  accountId: string;
+  username: string;
+  permissions: ReadonlySet<string>;
+}
+
+export function isPlainObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
