@@ -1,0 +1,18 @@
+import { Hono } from 'hono';
+import type { AppEnv } from './http/auth-middleware.js';
+import { jmapRoutes } from './http/jmap-routes.js';
+import { problem } from './http/problem.js';
+import type { Services } from './services.js';
+
+/** The whole HTTP surface. Errors are JSON, never HTML, never a stack trace. */
+export function createApp(services: Services, log: (msg: string) => void = () => {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.route('/', jmapRoutes(services));
+  app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 100)}`));
+  app.onError((err, c) => {
+    log(`internal error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err instanceof Error ? err.name + ': ' + err.message : 'unknown'}`);
+    return problem(c, 500, 'An unexpected error occurred.');
+  });
+  return app;
+}

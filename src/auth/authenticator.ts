@@ -1,0 +1,115 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { AccountRow, CredentialRow, Store } from '../db/store.js';
+import { nowSeconds } from '../util/utcdate.js';
+import { ipAllowed } from './ipmask.js';
+import type { LastUsedRecorder } from './last-used.js';
+import { verifyPassword } from './passwords.js';
+import { effectivePermissions, rolePermissions } from './permissions.js';
+import type { FailureThrottle } from './throttle.js';
+import { parseToken, type TokenHasher, type TokenKind } from './tokens.js';
+
+/** Who a request acts as, once authenticated. */
+export interface Principal {
+  account: AccountRow;
+  /** Effective permissions: the account's, narrowed by the credential used. */
+  permissions: ReadonlySet<string>;
+  /** The credential used, or null for the account password. */
+  credential: CredentialRow | null;
+}
+
+export type AuthFailure = { status: 401 | 403 | 429; detail: string; retryAfter?: number };
+export type AuthResult = { ok: true; principal: Principal } | ({ ok: false } & AuthFailure);
+
+const UNAUTHORIZED: AuthFailure = { status: 401, detail: 'You have to authenticate first.' };
+const FORBIDDEN: AuthFailure = { status: 403, detail: 'You do not have enough permissions to access this resource.' };
+const PASSWORD_CACHE_MS = 60_000;
+const PASSWORD_CACHE_MAX = 10_000;
+
+/** Checks a credential on every use: existence, secret, expiry, allowed IPs, and the authenticate right. */
+export class Authenticator {
+  /** Recently verified account passwords, keyed by an HMAC of login:password, so Basic auth avoids scrypt on every call. */
+  private readonly passwordCache = new Map<string, { accountId: number; passwordHash: string; until: number }>();
+  private readonly cacheKey = randomBytes(32);
+
+  constructor(
+    private readonly store: Store,
+    private readonly hasher: TokenHasher,
+    private readonly throttle: FailureThrottle,
+    private readonly lastUsed: LastUsedRecorder,
+  ) {}
+
+  /** Authenticates an HTTP Authorization header from `clientIp`. */
+  async authenticate(header: string | undefined, clientIp: string | undefined): Promise<AuthResult> {
+    const address = clientIp ?? 'unknown';
+    const blocked = this.throttle.blockedFor(address);
+    if (blocked > 0) return { ok: false, status: 429, detail: 'Too many failed authentication attempts.', retryAfter: blocked };
+    const result = await this.check(header, clientIp);
+    if (!result.ok && result.status !== 429) this.throttle.recordFailure(address);
+    return result;
+  }
+
+  private async check(header: string | undefined, clientIp: string | undefined): Promise<AuthResult> {
+    if (!header) return { ok: false, ...UNAUTHORIZED };
+    const space = header.indexOf(' ');
+    const scheme = header.slice(0, Math.max(0, space)).toLowerCase();
+    const value = header.slice(space + 1).trim();
+    if (scheme === 'bearer') return this.verifyToken(value, clientIp, ['apiKey']);
+    if (scheme === 'basic') {
+      let decoded: string;
+      try {
+        decoded = Buffer.from(value, 'base64').toString('utf8');
+      } catch {
+        return { ok: false, ...UNAUTHORIZED };
+      }
+      const colon = decoded.indexOf(':');
+      if (colon < 0) return { ok: false, ...UNAUTHORIZED };
+      return this.verifyLogin(decoded.slice(0, colon), decoded.slice(colon + 1), clientIp);
+    }
+    return { ok: false, ...UNAUTHORIZED };
+  }
+
+  /** A login name with an account password, or with an app password owned by that login. */
+  async verifyLogin(login: string, password: string, clientIp: string | undefined): Promise<AuthResult> {
+    const parsed = parseToken(password);
+    if (parsed?.kind === 'appPassword') {
+      const result = this.verifyToken(password, clientIp, ['appPassword']);
+      if (result.ok && result.principal.account.login !== login) return { ok: false, ...UNAUTHORIZED };
+      return result;
+    }
+    const account = this.store.accountByLogin(login);
+    if (!account || !(await this.passwordMatches(account, login, password))) return { ok: false, ...UNAUTHORIZED };
+    const permissions = rolePermissions(account.role);
+    if (!permissions.has('authenticate')) return { ok: false, ...FORBIDDEN };
+    return { ok: true, principal: { account, permissions, credential: null } };
+  }
+
+  private async passwordMatches(account: AccountRow, login: string, password: string): Promise<boolean> {
+    const key = createHmac('sha256', this.cacheKey).update(`${login}\0${password}`).digest('base64');
+    const cached = this.passwordCache.get(key);
+    const now = Date.now();
+    if (cached && cached.until > now && cached.accountId === account.id && cached.passwordHash === account.passwordHash) return true;
+    if (!(await verifyPassword(password, account.passwordHash))) return false;
+    if (this.passwordCache.size >= PASSWORD_CACHE_MAX) this.passwordCache.clear();
+    this.passwordCache.set(key, { accountId: account.id, passwordHash: account.passwordHash, until: now + PASSWORD_CACHE_MS });
+    return true;
+  }
+
+  /** Verifies a credential token of one of `kinds`; expiry, IP mask and `authenticate` are enforced here. */
+  verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[]): AuthResult {
+    const parsed = parseToken(token);
+    if (!parsed || !kinds.includes(parsed.kind)) return { ok: false, ...UNAUTHORIZED };
+    const credential = this.store.credentialByLocator(parsed.locator);
+    if (!credential || credential.kind !== parsed.kind || !this.hasher.matches(token, credential.secretHash)) {
+      return { ok: false, ...UNAUTHORIZED };
+    }
+    const now = nowSeconds();
+    if (credential.expiresAt !== null && credential.expiresAt <= now) return { ok: false, ...UNAUTHORIZED };
+    const account = this.store.accountById(credential.accountId);
+    if (!account) return { ok: false, ...UNAUTHORIZED };
+    if (!ipAllowed(credential.allowedIps, clientIp)) return { ok: false, ...FORBIDDEN };
+    const permissions = effectivePermissions(rolePermissions(account.role), credential.permissionsMode, credential.permissions);
+    if (!permissions.has('authenticate')) return { ok: false, ...FORBIDDEN };
+    this.lastUsed.record(credential.id, now, credential.lastUsedAt);
+    return { ok: true, principal: { account, permissions, credential } };
+  }
+}

@@ -1,0 +1,38 @@
+import type { Store } from '../db/store.js';
+
+/**
+ * Records when credentials authenticate, off the request path: uses are kept in memory and written
+ * in one transaction per flush, and a key is written at most once per `granularity` seconds.
+ */
+export class LastUsedRecorder {
+  private readonly pending = new Map<number, number>();
+  private readonly written = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly store: Store, private readonly flushMs: number, private readonly granularity = 60) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.flush(), this.flushMs);
+    this.timer.unref();
+  }
+
+  record(credentialId: number, at: number, previous: number | null): void {
+    const last = this.written.get(credentialId) ?? previous ?? -Infinity;
+    if (at - last < this.granularity) return;
+    this.written.set(credentialId, at);
+    this.pending.set(credentialId, at);
+  }
+
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const batch = new Map(this.pending);
+    this.pending.clear();
+    this.store.touchLastUsed(batch);
+    if (this.written.size > 100_000) this.written.clear();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.flush();
+  }
+}

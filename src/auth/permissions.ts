@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import type { Role } from '../db/store.js';
+
+/** Every permission name Stalwart knows (shared/reference/stalwart-permissions.txt), in its enum order. */
+export const ALL_PERMISSIONS: readonly string[] = readFileSync(new URL('./permissions.txt', import.meta.url), 'utf8')
+  .split('\n').map((l) => l.trim()).filter(Boolean);
+const KNOWN = new Set(ALL_PERMISSIONS);
+
+export function isPermission(name: string): boolean {
+  return KNOWN.has(name);
+}
+
+const CREDENTIAL_PERMISSIONS = ['ApiKey', 'AppPassword'].flatMap((o) =>
+  ['Get', 'Create', 'Update', 'Destroy', 'Query'].map((a) => `sys${o}${a}`));
+
+/** A default user: can log in, manage its own credentials and use the mail protocols they unlock. */
+const USER_PERMISSIONS = [
+  'authenticate', 'emailSend', 'emailReceive', 'imapAuthenticate', 'pop3Authenticate', 'jmapCoreEcho',
+  ...CREDENTIAL_PERMISSIONS,
+];
+
+const ROLE_PERMISSIONS: Record<Role, ReadonlySet<string>> = {
+  admin: KNOWN,
+  user: new Set(USER_PERMISSIONS),
+};
+
+export function rolePermissions(role: Role): ReadonlySet<string> {
+  return ROLE_PERMISSIONS[role];
+}
+
+export type PermissionMode = 'Inherit' | 'Disable' | 'Replace';
+
+/** Effective rights of a credential (reference decision): Inherit = account; Disable = account − list; Replace = list ∩ account. */
+export function effectivePermissions(account: ReadonlySet<string>, mode: PermissionMode, list: readonly string[]): Set<string> {
+  if (mode === 'Inherit') return new Set(account);
+  if (mode === 'Disable') {
+    const out = new Set(account);
+    for (const p of list) out.delete(p);
+    return out;
+  }
+  return new Set(list.filter((p) => account.has(p)));
+}

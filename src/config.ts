@@ -1,0 +1,92 @@
+import * as v from 'valibot';
+import { normalizeMask } from './auth/ipmask.js';
+
+const PREFIX = 'JMAP_KEYS_';
+
+const intFrom = (min: number, max: number) =>
+  v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number), v.minValue(min), v.maxValue(max));
+
+/** Every setting, from JMAP_KEYS_* variables or the matching --flags (flags win). */
+const ConfigSchema = v.strictObject({
+  HOST: v.optional(v.pipe(v.string(), v.minLength(1)), '127.0.0.1'),
+  PORT: v.optional(intFrom(0, 65535), '8080'),
+  DATA: v.optional(v.pipe(v.string(), v.minLength(1)), './data'),
+  DB: v.optional(v.pipe(v.string(), v.minLength(1))),
+  ADMIN_PASSWORD: v.optional(v.pipe(v.string(), v.minLength(8, 'must be at least 8 characters'))),
+  PUBLIC_URL: v.optional(v.pipe(v.string(), v.url('must be an absolute URL'), v.regex(/^https?:\/\//, 'must be http(s)'))),
+  SECRET: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{64,}$/, 'must be at least 64 hex characters (32 bytes)'))),
+  TRUSTED_PROXIES: v.optional(v.pipe(v.string(), v.check((s) => s === '' || s.split(',').every((m) => normalizeMask(m) !== undefined), 'must be a comma-separated list of IP masks')), ''),
+  MAX_KEYS_PER_ACCOUNT: v.optional(intFrom(1, 100_000_000), '100'),
+  MAX_APP_PASSWORDS_PER_ACCOUNT: v.optional(intFrom(1, 100_000_000), '100'),
+  AUTH_MAX_FAILURES: v.optional(intFrom(1, 1_000_000), '10'),
+  AUTH_WINDOW_SECONDS: v.optional(intFrom(1, 86_400), '60'),
+  MAX_SIZE_REQUEST: v.optional(intFrom(1024, 100_000_000), '10000000'),
+  MAX_CALLS_IN_REQUEST: v.optional(intFrom(1, 1000), '16'),
+  MAX_OBJECTS_IN_GET: v.optional(intFrom(1, 100_000), '500'),
+  MAX_OBJECTS_IN_SET: v.optional(intFrom(1, 100_000), '500'),
+  MAX_CONCURRENT_REQUESTS: v.optional(intFrom(1, 1000), '4'),
+  LAST_USED_FLUSH_MS: v.optional(intFrom(10, 3_600_000), '5000'),
+  // Read by the command line, not the server; accepted here so one environment serves both.
+  URL: v.optional(v.string()),
+  TOKEN: v.optional(v.string()),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
+  const data = raw.DATA;
+  const publicUrl = (raw.PUBLIC_URL ?? `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}`).replace(/\/+$/, '');
+  return {
+    host: raw.HOST,
+    port: raw.PORT,
+    dataDir: data,
+    dbFile: raw.DB ?? `${data}/jmap-keys.db`,
+    adminPassword: raw.ADMIN_PASSWORD,
+    publicUrl,
+    secretHex: raw.SECRET,
+    trustedProxies: raw.TRUSTED_PROXIES ? raw.TRUSTED_PROXIES.split(',').map((m) => normalizeMask(m) as string) : [],
+    maxKeysPerAccount: raw.MAX_KEYS_PER_ACCOUNT,
+    maxAppPasswordsPerAccount: raw.MAX_APP_PASSWORDS_PER_ACCOUNT,
+    authMaxFailures: raw.AUTH_MAX_FAILURES,
+    authWindowSeconds: raw.AUTH_WINDOW_SECONDS,
+    lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
+    limits: {
+      maxSizeUpload: 50_000_000,
+      maxConcurrentUpload: 4,
+      maxSizeRequest: raw.MAX_SIZE_REQUEST,
+      maxConcurrentRequests: raw.MAX_CONCURRENT_REQUESTS,
+      maxCallsInRequest: raw.MAX_CALLS_IN_REQUEST,
+      maxObjectsInGet: raw.MAX_OBJECTS_IN_GET,
+      maxObjectsInSet: raw.MAX_OBJECTS_IN_SET,
+      collationAlgorithms: ['i;ascii-casemap', 'i;octet'],
+    },
+  };
+}
+
+export class ConfigError extends Error {}
+
+/** Reads JMAP_KEYS_* variables and `--name value` / `--name=value` flags; throws ConfigError naming the bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): Config {
+  const raw: Record<string, string> = {};
+  for (const [k, val] of Object.entries(env)) {
+    if (k.startsWith(PREFIX) && val !== undefined && val !== '') raw[k.slice(PREFIX.length)] = val;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new ConfigError(`Unexpected argument ${arg}`);
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new ConfigError(`--${m[1]} needs a value`);
+    raw[(m[1] as string).toUpperCase().replace(/-/g, '_')] = value;
+  }
+  const result = v.safeParse(ConfigSchema, raw);
+  if (!result.success) {
+    const lines = result.issues.map((issue) => {
+      const key = v.getDotPath(issue) ?? '';
+      const name = issue.type === 'strict_object' ? String(issue.input) : key;
+      return `  ${PREFIX}${name} (--${name.toLowerCase().replace(/_/g, '-')}): ${issue.type === 'strict_object' ? 'unknown setting' : issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return toConfig(result.output);
+}

@@ -1,0 +1,28 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Principal } from '../auth/authenticator.js';
+import type { Services } from '../services.js';
+import { clientIp } from './client-ip.js';
+import { problem } from './problem.js';
+
+export interface AppEnv {
+  Variables: { principal: Principal; clientIp: string | undefined };
+}
+
+/** Requires Bearer (API key) or Basic (login:password or login:app password) on every route it guards. */
+export function requireAuth(services: Services): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const ip = clientIp(c, services.config.trustedProxies);
+    const result = await services.authenticator.authenticate(c.req.header('authorization'), ip);
+    if (!result.ok) {
+      if (result.status === 401) {
+        c.header('WWW-Authenticate', 'Bearer realm="jmap-keys"');
+        c.header('WWW-Authenticate', 'Basic realm="jmap-keys", charset="UTF-8"', { append: true });
+      }
+      if (result.retryAfter !== undefined) c.header('Retry-After', String(result.retryAfter));
+      return problem(c, result.status, result.detail);
+    }
+    c.set('principal', result.principal);
+    c.set('clientIp', ip);
+    await next();
+  };
+}

@@ -1,0 +1,63 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { STALWART_CAPABILITY } from '../credentials/jmap-type.js';
+import { parseRequest } from '../jmap/envelope.js';
+import { RequestError } from '../jmap/errors.js';
+import { buildSession, sessionState, type SessionInput } from '../jmap/session.js';
+import type { Caller } from '../jmap/types.js';
+import type { Services } from '../services.js';
+import { encodeId } from '../util/ids.js';
+import { requireAuth, type AppEnv } from './auth-middleware.js';
+import { problem } from './problem.js';
+
+/** The JMAP face: Session resource and API endpoint (POST /api, with /jmap as Stalwart's alias). */
+export function jmapRoutes(services: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { jmap, config } = services;
+  const auth = requireAuth(services);
+
+  const sessionFor = (c: Context<AppEnv>): Omit<SessionInput, 'baseUrl' | 'apiPath'> => {
+    const { account } = c.var.principal;
+    const id = encodeId(account.id);
+    return {
+      capabilities: jmap.capabilityList(),
+      accounts: [{ id, name: account.login, isPersonal: true, isReadOnly: false, accountCapabilities: { [STALWART_CAPABILITY]: {} } }],
+      primaryAccounts: { [STALWART_CAPABILITY]: id },
+      username: account.login,
+    };
+  };
+
+  const session = (c: Context<AppEnv>) => {
+    c.header('Cache-Control', 'no-cache, no-store, must-revalidate');
+    return c.json(buildSession({ ...sessionFor(c), baseUrl: config.publicUrl, apiPath: '/api' }));
+  };
+  app.get('/.well-known/jmap', auth, session);
+  app.get('/jmap/session', auth, session);
+
+  const limitError = (c: Context) => problem(c, 400, `The request is larger than maxSizeRequest (${config.limits.maxSizeRequest} bytes)`,
+    'urn:ietf:params:jmap:error:limit', { limit: 'maxSizeRequest' });
+
+  const api = async (c: Context<AppEnv>) => {
+    const { principal } = c.var;
+    const caller: Caller = { accountId: encodeId(principal.account.id), username: principal.account.login, permissions: principal.permissions };
+    try {
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const request = parseRequest(body, c.req.header('content-type'));
+      const response = await jmap.process(request, caller, sessionState(sessionFor(c)));
+      return c.json(response);
+    } catch (err) {
+      if (err instanceof RequestError) {
+        return c.body(JSON.stringify(err.toJSON()), err.status as 400, { 'Content-Type': 'application/problem+json' });
+      }
+      throw err;
+    }
+  };
+  for (const path of ['/api', '/jmap', '/jmap/']) {
+    app.post(path, bodyLimit({ maxSize: config.limits.maxSizeRequest, onError: limitError }), auth, api);
+    app.on(['GET', 'PUT', 'PATCH', 'DELETE'], path, (c) => {
+      c.header('Allow', 'POST');
+      return problem(c, 405, 'The JMAP API endpoint only accepts POST');
+    });
+  }
+  return app;
+}

@@ -1,0 +1,42 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { createServices, type Services } from './services.js';
+
+export interface RunningServer {
+  services: Services;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Builds the services and serves the app; resolves once listening. */
+export function startServer(config: Config, log: (msg: string) => void = () => {}): Promise<RunningServer> {
+  const services = createServices(config, (method, err) => log(`method ${method} failed: ${err instanceof Error ? err.message : 'unknown error'}`));
+  const app = createApp(services, log);
+  return new Promise((resolve, reject) => {
+    let server: ServerType | undefined;
+    const onError = (err: Error) => {
+      services.close();
+      reject(err);
+    };
+    server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info: AddressInfo) => {
+      server?.off('error', onError);
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      resolve({
+        services,
+        port: info.port,
+        url: `http://${host}:${info.port}`,
+        close: () => new Promise<void>((done) => {
+          server?.close(() => {
+            services.close();
+            done();
+          });
+          (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+        }),
+      });
+    });
+    server.once('error', onError);
+  });
+}
