@@ -43,6 +43,7 @@ function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
     dbFile: raw.DB ?? `${data}/jmap-keys.db`,
     adminPassword: raw.ADMIN_PASSWORD,
     publicUrl,
+    publicUrlExplicit: raw.PUBLIC_URL !== undefined,
     secretHex: raw.SECRET,
     trustedProxies: raw.TRUSTED_PROXIES ? raw.TRUSTED_PROXIES.split(',').map((m) => normalizeMask(m) as string) : [],
     maxKeysPerAccount: raw.MAX_KEYS_PER_ACCOUNT,

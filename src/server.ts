@@ -24,6 +24,8 @@ export function startServer(config: Config, log: (msg: string) => void = () => {
     server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info: AddressInfo) => {
       server?.off('error', onError);
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      // Port 0 means "any free port": the public URL can only be known now.
+      if (!config.publicUrlExplicit) config.publicUrl = `http://${host}:${info.port}`;
       resolve({
         services,
         port: info.port,

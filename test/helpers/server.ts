@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bootstrapAdmin } from '../../src/bootstrap.js';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export const USING = ['urn:ietf:params:jmap:core', 'urn:stalwart:jmap'];
+
+export interface TestServer extends RunningServer {
+  dir: string;
+  adminToken: string;
+  adminPassword: string;
+  /** POST /api with the given calls and auth header value. */
+  api(auth: string, methodCalls: unknown[], extra?: Record<string, unknown>): Promise<{ status: number; body: ApiBody }>;
+  stop(): Promise<void>;
+}
+
+// Test bodies are arbitrary JSON; a loose type keeps assertions short.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ApiBody = any;
+
+export const bearer = (token: string) => `Bearer ${token}`;
+export const basic = (login: string, password: string) => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
+
+/** Starts the real server on 127.0.0.1 with a fresh SQLite file in a temporary folder. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-test-'));
+  const config = loadConfig({
+    JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: '0', JMAP_KEYS_AUTH_MAX_FAILURES: '1000', JMAP_KEYS_LAST_USED_FLUSH_MS: '50',
+    JMAP_KEYS_ADMIN_PASSWORD: 'admin-password-for-tests', ...env,
+  });
+  const running = await startServer(config);
+  const first = await bootstrapAdmin(running.services, config.adminPassword);
+  if (!first) throw new Error('bootstrap did not run on a fresh database');
+  const server: TestServer = {
+    ...running,
+    dir,
+    adminToken: first.apiKey,
+    adminPassword: first.password,
+    async api(auth, methodCalls, extra = {}) {
+      const res = await fetch(`${running.url}/api`, {
+        method: 'POST',
+        headers: { Authorization: auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ using: USING, methodCalls, ...extra }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+    async stop() {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
