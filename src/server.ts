@@ -16,13 +16,12 @@ export function startServer(config: Config, log: (msg: string) => void = () => {
   const services = createServices(config, (method, err) => log(`method ${method} failed: ${err instanceof Error ? err.message : 'unknown error'}`));
   const app = createApp(services, log);
   return new Promise((resolve, reject) => {
-    let server: ServerType | undefined;
     const onError = (err: Error) => {
       services.close();
       reject(err);
     };
-    server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info: AddressInfo) => {
-      server?.off('error', onError);
+    const server: ServerType = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info: AddressInfo) => {
+      server.off('error', onError);
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       // Port 0 means "any free port": the public URL can only be known now.
       if (!config.publicUrlExplicit) config.publicUrl = `http://${host}:${info.port}`;
@@ -31,11 +30,11 @@ export function startServer(config: Config, log: (msg: string) => void = () => {
         port: info.port,
         url: `http://${host}:${info.port}`,
         close: () => new Promise<void>((done) => {
-          server?.close(() => {
+          server.close(() => {
             services.close();
             done();
           });
-          (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         }),
       });
     });

@@ -36,10 +36,10 @@ for (const file of files) {
           const headers: Record<string, string> = {};
           if (auth) headers.Authorization = auth;
           const method = req.method ?? 'POST';
-          let body: Buffer | string | undefined;
+          let body: Blob | string | undefined;
           if (step.calls) body = JSON.stringify({ using: step.using ?? USING, methodCalls: substitute(step.calls, vars), ...(step.extra ? substitute(step.extra, vars) as object : {}) });
           else if (req.bodyText !== undefined) body = req.bodyText;
-          else if (req.bodyBase64 !== undefined) body = Buffer.from(req.bodyBase64, 'base64');
+          else if (req.bodyBase64 !== undefined) body = new Blob([Buffer.from(req.bodyBase64, 'base64')]);
           else if (req.body !== undefined) body = JSON.stringify(substitute(req.body, vars));
           if (method === 'POST') headers['Content-Type'] = req.contentType ?? 'application/json';
           const res = await fetch(`${s.url}${req.path ?? '/api'}`, { method, headers, body });

@@ -66,7 +66,8 @@ export function standardSet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject,
   const notUpdated: [string, JsonValue][] = [];
   for (const [key, patch] of update) {
     const id = resolve(key);
-    const result = destroyIds.includes(id)
+    const willDestroy = destroyIds.includes(id) && type.read(accountId, [id]).length > 0;
+    const result = willDestroy
       ? { type: 'willDestroy', description: 'The record is destroyed in the same call' }
       : updateOne(type, ctx, accountId, id, patch);
     if (result !== null && 'type' in result) notUpdated.push([id, errorJson(result as SetError)]);

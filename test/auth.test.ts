@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ipAllowed, normalizeMask } from '../src/auth/ipmask.js';
+import { basic, bearer, startTestServer, type TestServer } from './helpers/server.js';
+
+describe('failed authentication is throttled per client address', () => {
+  let s: TestServer;
+  beforeAll(async () => { s = await startTestServer({ JMAP_KEYS_AUTH_MAX_FAILURES: '3', JMAP_KEYS_AUTH_WINDOW_SECONDS: '2' }); });
+  afterAll(async () => { await s.stop(); });
+
+  it('answers 429 with Retry-After after repeated failures, then recovers', async () => {
+    for (let i = 0; i < 3; i++) expect((await s.api(bearer(`API_${'x'.repeat(40)}`), [])).status).toBe(401);
+    const blocked = await fetch(`${s.url}/jmap/session`, { headers: { Authorization: bearer(s.adminToken) } });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await blocked.json()).toMatchObject({ status: 429 });
+    await new Promise((r) => setTimeout(r, 2100));
+    expect((await fetch(`${s.url}/jmap/session`, { headers: { Authorization: bearer(s.adminToken) } })).status).toBe(200);
+  });
+});
+
+describe('credentials on the wire', () => {
+  let s: TestServer;
+  beforeAll(async () => { s = await startTestServer(); });
+  afterAll(async () => { await s.stop(); });
+
+  it('rejects malformed headers with 401 and both challenges', async () => {
+    for (const header of ['', 'Bearer', 'Bearer ', 'Token abc', 'Basic !!!', 'Basic ' + Buffer.from('nocolon').toString('base64'),
+      basic('admin', ''), basic('', 'x'), bearer('rm_' + 'a'.repeat(40)), bearer(s.adminToken.slice(0, -1) + (s.adminToken.endsWith('A') ? 'B' : 'A'))]) {
+      const res = await fetch(`${s.url}/jmap/session`, { headers: header ? { Authorization: header } : {} });
+      expect(res.status, header).toBe(401);
+      expect(res.headers.get('www-authenticate'), header).toContain('Bearer');
+      expect(res.headers.get('www-authenticate'), header).toContain('Basic');
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+    }
+  });
+
+  it('scheme names are case-insensitive and API keys do not work as Basic passwords', async () => {
+    expect((await fetch(`${s.url}/jmap/session`, { headers: { Authorization: `bearer ${s.adminToken}` } })).status).toBe(200);
+    expect((await fetch(`${s.url}/jmap/session`, { headers: { Authorization: basic('admin', s.adminToken) } })).status).toBe(401);
+  });
+
+  it('ignores X-Forwarded-For from untrusted peers', async () => {
+    const made = await s.api(bearer(s.adminToken), [['x:ApiKey/set', { create: { k: { description: 'proxy', allowedIps: ['203.0.113.7'] } } }, 'c']]);
+    const secret = made.body.methodResponses[0][1].created.k.secret;
+    const res = await fetch(`${s.url}/jmap/session`, { headers: { Authorization: bearer(secret), 'X-Forwarded-For': '203.0.113.7' } });
+    expect(res.status).toBe(403);
+  });
+});
+
+describe('trusted proxies', () => {
+  let s: TestServer;
+  beforeAll(async () => { s = await startTestServer({ JMAP_KEYS_TRUSTED_PROXIES: '127.0.0.1' }); });
+  afterAll(async () => { await s.stop(); });
+
+  it('takes the client address from X-Forwarded-For when the peer is a trusted proxy', async () => {
+    const made = await s.api(bearer(s.adminToken), [['x:ApiKey/set', { create: { k: { description: 'proxy', allowedIps: ['203.0.113.0/24'] } } }, 'c']]);
+    const secret = made.body.methodResponses[0][1].created.k.secret;
+    const ok = await fetch(`${s.url}/jmap/session`, { headers: { Authorization: bearer(secret), 'X-Forwarded-For': '198.51.100.1, 203.0.113.7' } });
+    expect(ok.status).toBe(200);
+    const no = await fetch(`${s.url}/jmap/session`, { headers: { Authorization: bearer(secret), 'X-Forwarded-For': '203.0.113.7, 198.51.100.1' } });
+    expect(no.status).toBe(403);
+  });
+});
+
+describe('IP masks', () => {
+  it('normalise IPv4 and IPv6 masks and reject odd ones', () => {
+    expect(normalizeMask(' 2001:DB8::1 ')).toBe('2001:db8::1');
+    expect(normalizeMask('10.1.2.3/8')).toBe('10.1.2.3/8');
+    for (const bad of ['10.0.0.0/7', '1.2.3.4/33', '::/0', '0.0.0.0', '10.0.0.1-10.0.0.9', '*', 'localhost', '1.2.3', '0x7f.0.0.1', '10.0.0.0/08a', '']) {
+      expect(normalizeMask(bad), bad).toBeUndefined();
+    }
+  });
+  it('match IPv4, IPv4-mapped IPv6 and IPv6 peers', () => {
+    expect(ipAllowed([], '1.2.3.4')).toBe(true);
+    expect(ipAllowed(['10.0.0.0/8'], '10.9.8.7')).toBe(true);
+    expect(ipAllowed(['10.0.0.0/8'], '::ffff:10.9.8.7')).toBe(true);
+    expect(ipAllowed(['10.0.0.1'], '::ffff:10.0.0.1')).toBe(true);
+    expect(ipAllowed(['10.0.0.0/8'], '11.0.0.1')).toBe(false);
+    expect(ipAllowed(['2001:db8::/32'], '2001:db8:1::5')).toBe(true);
+    expect(ipAllowed(['2001:db8::/32'], '2001:db9::5')).toBe(false);
+    expect(ipAllowed(['10.0.0.0/8'], undefined)).toBe(false);
+  });
+});
