@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { isPlainObject, type Invocation, type JsonObject, type JsonValue } from '../jmap/types.js';
 import { ConnectionError, ServerError, UsageError } from './errors.js';
 
@@ -9,6 +11,7 @@ export const USING = ['urn:ietf:params:jmap:core', 'urn:stalwart:jmap'];
 const CORE = 'urn:ietf:params:jmap:core';
 const DEFAULT_LIMIT = 500;
 const TIMEOUT_MS = 30_000;
+const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 export type Auth =
   | { scheme: 'bearer'; token: string }
@@ -46,13 +49,8 @@ function authHeader(auth: Auth): string {
 
 /** A network failure in plain words: "cannot reach http://127.0.0.1:1/ (ECONNREFUSED)". */
 function networkError(url: URL, err: unknown): ConnectionError {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
-    return new ConnectionError(`cannot reach ${url.origin}/ (timed out after ${TIMEOUT_MS / 1000} s)`);
-  }
-  const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  const why = typeof cause?.code === 'string' ? cause.code
-    : typeof cause?.message === 'string' ? cause.message
-      : err instanceof Error ? err.message : String(err);
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  const why = code === 'ETIMEDOUT' && err instanceof Error ? err.message : code ?? (err instanceof Error ? err.message : String(err));
   return new ConnectionError(`cannot reach ${url.origin}/ (${why})`);
 }
 
@@ -71,7 +69,7 @@ export class JmapClient {
   static async connect(options: ConnectOptions): Promise<JmapClient> {
     const base = parseBaseUrl(options.url);
     const authorization = authHeader(options.auth);
-    const session = await send(new URL('jmap/session', base), { method: 'GET', headers: { Authorization: authorization, Accept: 'application/json' } });
+    const session = await send(new URL('jmap/session', base), 'GET', { Authorization: authorization, Accept: 'application/json' });
     if (!isPlainObject(session) || typeof session.apiUrl !== 'string' || !isPlainObject(session.capabilities)) {
       throw new ConnectionError(`${base.href} did not return a JMAP session`);
     }
@@ -92,11 +90,8 @@ export class JmapClient {
 
   /** One JMAP request; the method responses in order (method errors included, as ["error", …]). */
   async request(methodCalls: Invocation[]): Promise<Invocation[]> {
-    const body = await send(this.apiUrl, {
-      method: 'POST',
-      headers: { Authorization: this.authorization, 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ using: USING, methodCalls }),
-    });
+    const body = await send(this.apiUrl, 'POST', { Authorization: this.authorization, 'Content-Type': 'application/json', Accept: 'application/json' },
+      JSON.stringify({ using: USING, methodCalls }));
     if (!isPlainObject(body) || !Array.isArray(body.methodResponses)) throw new ConnectionError(`${this.apiUrl.href} did not return a JMAP response`);
     return body.methodResponses.map((r) => {
       if (!Array.isArray(r) || r.length !== 3 || typeof r[0] !== 'string' || !isPlainObject(r[1]) || typeof r[2] !== 'string') {
@@ -124,27 +119,59 @@ export function expectResponse(response: Invocation, method: string): JsonObject
   return args;
 }
 
-/** A fetch with a timeout; HTTP errors (problem+json) become typed errors. */
-async function send(url: URL, init: RequestInit): Promise<JsonValue> {
-  let res: Response;
-  let text: string;
+interface HttpResult {
+  status: number;
+  statusText: string;
+  text: string;
+}
+
+/**
+ * One HTTP exchange with node:http(s) rather than fetch: fetch refuses the WHATWG "bad ports" (1, 25, 587, 4190, …)
+ * outright, and the connection error codes (ECONNREFUSED, ENOTFOUND) come through plainly.
+ */
+function exchange(url: URL, method: string, headers: Record<string, string>, body?: string): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(url, { method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, timeout: TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`timed out after ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** An HTTP call whose answer must be JSON; HTTP errors (problem+json) become typed errors. */
+async function send(url: URL, method: string, headers: Record<string, string>, body?: string): Promise<JsonValue> {
+  let res: HttpResult;
   try {
-    res = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(TIMEOUT_MS) });
-    text = await res.text();
+    res = await exchange(url, method, headers, body);
   } catch (err) {
     throw networkError(url, err);
   }
-  let body: JsonValue | undefined;
+  let parsed: JsonValue | undefined;
   try {
-    body = text === '' ? undefined : (JSON.parse(text) as JsonValue);
+    parsed = res.text === '' ? undefined : (JSON.parse(res.text) as JsonValue);
   } catch {
-    body = undefined;
+    parsed = undefined;
   }
-  if (res.ok) {
-    if (body === undefined) throw new ConnectionError(`${url.href} did not answer with JSON (HTTP ${res.status}); is it a jmap-keys server?`);
-    return body;
+  if (res.status >= 200 && res.status < 300) {
+    if (parsed === undefined) throw new ConnectionError(`${url.href} did not answer with JSON (HTTP ${res.status}); is it a jmap-keys server?`);
+    return parsed;
   }
-  throw httpError(url, res.status, res.statusText, body);
+  if (res.status >= 300 && res.status < 400) throw new ConnectionError(`${url.href} redirects (HTTP ${res.status}); give the final address with --url`);
+  throw httpError(url, res.status, res.statusText, parsed);
 }
 
 function httpError(url: URL, status: number, statusText: string, body: JsonValue | undefined): Error {

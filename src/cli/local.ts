@@ -72,11 +72,6 @@ function requireAccount(store: Store, login: string): AccountRow {
   return account;
 }
 
-export function parseRole(value: string): Role {
-  if (value !== 'admin' && value !== 'user') throw new UsageError(`--role ${value}: must be admin or user`);
-  return value;
-}
-
 export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & { role: Role; password?: string }, login: string, out: Output): Promise<void> {
   checkLogin(login);
   const given = checkPassword(flags.password);

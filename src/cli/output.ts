@@ -20,8 +20,11 @@ export function json(value: JsonValue): string {
   return JSON.stringify(value, null, 2);
 }
 
+const LABELS: Record<string, string> = { allowedIps: 'Allowed IPs', apiKeys: 'API Keys' };
+
 /** `expiresAt` → `Expires At`. */
 export function label(property: string): string {
+  if (LABELS[property]) return LABELS[property];
   const words = property.replace(/([a-z0-9])([A-Z])/g, '$1 $2');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }

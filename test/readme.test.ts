@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, startTestServer, type TestServer } from './helpers/server.js';
+
+/** The bash blocks of one README section, in order. */
+function bashBlocks(heading: string): string[] {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const start = readme.indexOf(`## ${heading}`);
+  const end = readme.indexOf('\n## ', start + 3);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+}
+
+let s: TestServer;
+beforeAll(async () => { s = await startTestServer(); });
+afterAll(async () => { await s.stop(); });
+
+describe('README walkthrough: the seed page curl examples, run as written', () => {
+  it('create, get, update, query, destroy', async () => {
+    const blocks = bashBlocks('Walkthrough: the ApiKey object');
+    expect(blocks).toHaveLength(5);
+    const env: Record<string, string> = { ...process.env as Record<string, string>, TOKEN: s.adminToken };
+    // Asynchronous: the server runs in this process and must keep answering while curl waits.
+    const run = async (script: string) => JSON.parse((await promisify(execFile)('bash', ['-c', script.replaceAll('127.0.0.1:8080', new URL(s.url).host)], { env })).stdout);
+
+    const created = (await run(blocks[0] as string)).methodResponses[0][1].created.new1;
+    expect(created.secret).toMatch(/^API_/);
+    env.KEY_ID = created.id;
+
+    const got = (await run(blocks[1] as string)).methodResponses[0][1];
+    expect(got.list).toEqual([expect.objectContaining({ id: created.id, description: 'Example', secret: '****', expiresAt: '2026-01-01T00:00:00Z', allowedIps: [], permissions: { '@type': 'Inherit' } })]);
+
+    expect((await run(blocks[2] as string)).methodResponses[0][1].updated).toEqual({ [created.id]: null });
+    expect((await run(blocks[3] as string)).methodResponses[0][1].ids).toEqual([created.id]);
+    expect((await run(blocks[4] as string)).methodResponses[0][1].destroyed).toEqual([created.id]);
+  });
+
+  it('the key printed on first start is what $TOKEN means', async () => {
+    const res = await fetch(`${s.url}/jmap/session`, { headers: { Authorization: bearer(s.adminToken) } });
+    expect(res.status).toBe(200);
+  });
+});
