@@ -6,6 +6,20 @@ const PREFIX = 'JMAP_KEYS_';
 const intFrom = (min: number, max: number) =>
   v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number), v.minValue(min), v.maxValue(max));
 
+const Bool = v.pipe(v.picklist(['true', 'false', '1', '0', 'yes', 'no']), v.transform((b) => b === 'true' || b === '1' || b === 'yes'));
+
+/** Host, ports and on/off switch of one mail protocol, as the REST connectionInfo shows them. */
+function protocolSettings<P extends string>(p: P, port: string, securePort: string) {
+  return {
+    [`${p}_HOST`]: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+$/, 'must be a host name'))),
+    [`${p}_PORT`]: v.optional(intFrom(1, 65535), port),
+    [`${p}_SECURE_PORT`]: v.optional(intFrom(1, 65535), securePort),
+    [`${p}_ENABLED`]: v.optional(Bool, 'true'),
+  } as Record<`${P}_HOST`, v.OptionalSchema<v.GenericSchema<string, string>, undefined>>
+    & Record<`${P}_PORT` | `${P}_SECURE_PORT`, v.OptionalSchema<v.GenericSchema<string, number>, string>>
+    & Record<`${P}_ENABLED`, v.OptionalSchema<v.GenericSchema<string, boolean>, string>>;
+}
+
 /** Every setting, from JMAP_KEYS_* variables or the matching --flags (flags win). */
 const ConfigSchema = v.strictObject({
   HOST: v.optional(v.pipe(v.string(), v.minLength(1)), '127.0.0.1'),
@@ -26,6 +40,13 @@ const ConfigSchema = v.strictObject({
   MAX_OBJECTS_IN_SET: v.optional(intFrom(1, 100_000), '500'),
   MAX_CONCURRENT_REQUESTS: v.optional(intFrom(1, 1000), '4'),
   LAST_USED_FLUSH_MS: v.optional(intFrom(10, 3_600_000), '5000'),
+  REST_READS_PER_WINDOW: v.optional(intFrom(1, 1_000_000), '120'),
+  REST_WRITES_PER_WINDOW: v.optional(intFrom(1, 1_000_000), '30'),
+  REST_WINDOW_SECONDS: v.optional(intFrom(1, 86_400), '60'),
+  MAIL_HOSTNAME: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+$/, 'must be a host name'))),
+  ...protocolSettings('SMTP', '587', '465'),
+  ...protocolSettings('IMAP', '143', '993'),
+  ...protocolSettings('POP3', '110', '995'),
   // Read by the command line, not the server; accepted here so one environment serves both.
   URL: v.optional(v.string()),
   TOKEN: v.optional(v.string()),
@@ -35,6 +56,12 @@ export type Config = ReturnType<typeof toConfig>;
 
 function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
   const data = raw.DATA;
+  const mailHost = (p: 'SMTP' | 'IMAP' | 'POP3') => ({
+    serverName: raw[`${p}_HOST`] ?? raw.MAIL_HOSTNAME ?? new URL(publicUrl).hostname,
+    port: raw[`${p}_PORT`],
+    securePort: raw[`${p}_SECURE_PORT`],
+    enabled: raw[`${p}_ENABLED`],
+  });
   const publicUrl = (raw.PUBLIC_URL ?? `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}`).replace(/\/+$/, '');
   return {
     host: raw.HOST,
@@ -51,6 +78,8 @@ function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
     authMaxFailures: raw.AUTH_MAX_FAILURES,
     authWindowSeconds: raw.AUTH_WINDOW_SECONDS,
     lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
+    rest: { readsPerWindow: raw.REST_READS_PER_WINDOW, writesPerWindow: raw.REST_WRITES_PER_WINDOW, windowSeconds: raw.REST_WINDOW_SECONDS },
+    mail: { smtp: mailHost('SMTP'), pop3: mailHost('POP3'), imap: mailHost('IMAP') },
     limits: {
       maxSizeUpload: 50_000_000,
       maxConcurrentUpload: 4,

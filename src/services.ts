@@ -65,6 +65,10 @@ export function createServices(config: Config, reportFailure: (method: string, e
     kind: 'apiKey', name: 'x:ApiKey', permissionPrefix: 'sysApiKey', noun: 'API keys',
     quota: config.maxKeysPerAccount, store, hasher, withScopes: false,
   }));
+  registerStandardMethods(jmap, credentialType({
+    kind: 'appPassword', name: 'x:AppPassword', permissionPrefix: 'sysAppPassword', noun: 'app passwords',
+    quota: config.maxAppPasswordsPerAccount, store, hasher, withScopes: true,
+  }));
 
   return {
     config, store, hasher, authenticator, lastUsed, jmap,

@@ -42,3 +42,24 @@ describe('README walkthrough: the seed page curl examples, run as written', () =
     expect(res.status).toBe(200);
   });
 });
+
+describe('README walkthrough: the SMTP credentials curl examples, run as written', () => {
+  it('list, create, rotate, revoke, mobile', async () => {
+    const blocks = bashBlocks('Walkthrough: SMTP credentials (REST)');
+    expect(blocks).toHaveLength(5);
+    const env: Record<string, string> = { ...process.env as Record<string, string>, TOKEN: s.adminToken };
+    const sh = async (script: string) => (await promisify(execFile)('bash', ['-c', script.replaceAll('127.0.0.1:8080', new URL(s.url).host)], { env })).stdout;
+
+    expect(JSON.parse(await sh(blocks[0] as string)).connectionInfo.smtp.port).toBe(587);
+    const made = JSON.parse(await sh(blocks[1] as string));
+    expect(made).toMatchObject({ name: 'Thunderbird', scopes: ['smtp', 'pop3', 'imap'], isActive: true, lastUsedAt: null, apiKey: expect.stringMatching(/^rm_/) });
+    env.KEY_ID = made.id;
+    const rotated = JSON.parse(await sh(blocks[2] as string));
+    expect(rotated).toMatchObject({ name: 'Thunderbird', apiKey: expect.stringMatching(/^rm_/) });
+    env.KEY_ID = rotated.id;
+    expect(await sh(blocks[3] as string)).toBe('');
+    expect((await fetch(`${s.url}/api/smtp-credentials/${rotated.id}`, { headers: { Authorization: bearer(s.adminToken) } })).status).toBe(404);
+    const mobile = JSON.parse(await sh(blocks[4] as string));
+    expect(mobile).toMatchObject({ name: 'iPhone 15', platform: 'ios', deviceId: 'device-identifier', mobileconfigUrl: expect.stringContaining('/profile/') });
+  });
+});

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { allowsApi } from '../credentials/scopes.js';
 import type { AccountRow, CredentialRow, Store } from '../db/store.js';
 import { nowSeconds } from '../util/utcdate.js';
 import { ipAllowed } from './ipmask.js';
@@ -53,7 +54,10 @@ export class Authenticator {
     const space = header.indexOf(' ');
     const scheme = header.slice(0, Math.max(0, space)).toLowerCase();
     const value = header.slice(space + 1).trim();
-    if (scheme === 'bearer') return this.verifyToken(value, clientIp, ['apiKey']);
+    if (scheme === 'bearer') {
+      // App passwords are mail passwords; as Bearer they need an API scope.
+      return this.verifyToken(value, clientIp, ['apiKey', 'appPassword'], (c) => c.kind === 'apiKey' || allowsApi(c.scopes));
+    }
     if (scheme === 'basic') {
       let decoded: string;
       try {
@@ -94,12 +98,15 @@ export class Authenticator {
     return true;
   }
 
-  /** Verifies a credential token of one of `kinds`; expiry, IP mask and `authenticate` are enforced here. */
-  verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[]): AuthResult {
+  /**
+   * Verifies a credential token of one of `kinds` (and `usable` for this caller); expiry, IP mask and
+   * `authenticate` are enforced here, and a success is recorded as use.
+   */
+  verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: (c: CredentialRow) => boolean = () => true): AuthResult {
     const parsed = parseToken(token);
     if (!parsed || !kinds.includes(parsed.kind)) return { ok: false, ...UNAUTHORIZED };
     const credential = this.store.credentialByLocator(parsed.locator);
-    if (!credential || credential.kind !== parsed.kind || !this.hasher.matches(token, credential.secretHash)) {
+    if (!credential || credential.kind !== parsed.kind || !this.hasher.matches(token, credential.secretHash) || !usable(credential)) {
       return { ok: false, ...UNAUTHORIZED };
     }
     const now = nowSeconds();

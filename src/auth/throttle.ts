@@ -1,35 +1,41 @@
+import { WindowCounter } from './window-counter.js';
+
 /**
- * Counts failed authentications per client address in a fixed window; past the limit the address
- * gets 429 with Retry-After until the window ends (a fail2ban in miniature).
+ * Counts failed authentications per client address; past the limit the address gets 429 with
+ * Retry-After until the window ends (a fail2ban in miniature).
  */
 export class FailureThrottle {
-  private readonly windows = new Map<string, { failures: number; resetAt: number }>();
+  private readonly counter: WindowCounter;
 
-  constructor(private readonly maxFailures: number, private readonly windowMs: number, private readonly maxTracked = 100_000) {}
+  constructor(private readonly maxFailures: number, windowMs: number) {
+    this.counter = new WindowCounter(windowMs);
+  }
 
   /** Seconds until the address may try again, or 0 when it is not blocked. */
-  blockedFor(address: string, now = Date.now()): number {
-    const w = this.windows.get(address);
-    if (!w || w.resetAt <= now) return 0;
-    return w.failures >= this.maxFailures ? Math.ceil((w.resetAt - now) / 1000) : 0;
+  blockedFor(address: string): number {
+    const { count, retryAfter } = this.counter.peek(address);
+    return count >= this.maxFailures ? retryAfter : 0;
   }
 
-  recordFailure(address: string, now = Date.now()): void {
-    let w = this.windows.get(address);
-    if (!w || w.resetAt <= now) {
-      if (this.windows.size >= this.maxTracked) this.prune(now);
-      w = { failures: 0, resetAt: now + this.windowMs };
-      this.windows.set(address, w);
-    }
-    w.failures++;
+  recordFailure(address: string): void {
+    this.counter.hit(address);
+  }
+}
+
+/** Per-key request limits (e.g. per account and per address), checked before the work is done. */
+export class RateLimit {
+  private readonly counter: WindowCounter;
+
+  constructor(private readonly max: number, windowMs: number) {
+    this.counter = new WindowCounter(windowMs);
   }
 
-  private prune(now: number): void {
-    for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
-    // Still full: forget the oldest entries rather than grow without bound.
-    for (const k of this.windows.keys()) {
-      if (this.windows.size < this.maxTracked) break;
-      this.windows.delete(k);
+  /** Counts one request for every key; returns seconds to wait if any key is over the limit, else 0. */
+  take(keys: readonly string[]): number {
+    let wait = 0;
+    for (const key of keys) {
+      if (this.counter.hit(key) > this.max) wait = Math.max(wait, this.counter.peek(key).retryAfter);
     }
+    return wait;
   }
 }

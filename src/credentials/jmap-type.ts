@@ -1,4 +1,3 @@
-import { effectivePermissions, rolePermissions } from '../auth/permissions.js';
 import type { TokenHasher } from '../auth/tokens.js';
 import type { CredentialChanges, CredentialFilter, CredentialKind, CredentialSort, DateCondition, Store } from '../db/store.js';
 import type { MethodContext } from '../jmap/context.js';
@@ -7,6 +6,7 @@ import type { ChangeEntry, Checked, FilterNode, SortKey, StandardType } from '..
 import type { JsonObject } from '../jmap/types.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { nowSeconds, parseUtcDate } from '../util/utcdate.js';
+import { describeUngrantable, ungrantable } from './policy.js';
 import { checkCredential, type CredentialInput } from './validate.js';
 import { credentialToPatchable, credentialToWire } from './wire.js';
 
@@ -53,11 +53,6 @@ function toStoreSort(sort: SortKey[]): CredentialSort[] {
   }));
 }
 
-function describeMissing(missing: string[]): string {
-  const shown = missing.slice(0, 5).join(', ');
-  return missing.length > 5 ? `${shown} and ${missing.length - 5} more` : shown;
-}
-
 /** One credential kind as a JMAP object type: x:ApiKey and x:AppPassword share this code. */
 export function credentialType(o: CredentialTypeOptions): StandardType<CredentialInput, Condition> {
   const { store, kind } = o;
@@ -67,12 +62,8 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
 
   /** No escalation: the new rights may not exceed the caller's own current rights (Stalwart 0.16.15 fix). */
   function escalation(ctx: MethodContext, accountId: string, input: CredentialInput): SetError | undefined {
-    const account = store.accountById(num(accountId));
-    if (!account) return { type: 'notFound' };
-    const wanted = effectivePermissions(rolePermissions(account.role), input.permissionsMode, input.permissions);
-    const missing = [...wanted].filter((p) => !ctx.caller.permissions.has(p));
-    if (missing.length === 0) return undefined;
-    return { type: 'forbidden', description: `You are not authorized to grant permissions: ${describeMissing(missing)}`, properties: ['permissions'] };
+    const missing = ungrantable(store, ctx.caller.permissions, num(accountId), input.permissionsMode, input.permissions);
+    return missing.length === 0 ? undefined : { type: 'forbidden', description: describeUngrantable(missing), properties: ['permissions'] };
   }
 
   return {
@@ -129,9 +120,11 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
         if (denied) return denied;
         changes.permissionsMode = input.permissionsMode;
         changes.permissions = input.permissions;
+        // Scopes named the old rights; once the rights are edited directly they would lie.
+        changes.scopes = null;
       }
       store.updateCredential(num(accountId), kind, decodeId(id) ?? -1, changes);
-      return null;
+      return o.withScopes && changes.scopes === null && existing.scopes !== null ? { scopes: null } : null;
     },
 
     destroy(_ctx, accountId, id) {

@@ -153,6 +153,7 @@ class SqliteStore implements Store {
       if (ch.permissionsMode !== undefined) set.permissionsMode = ch.permissionsMode;
       if (ch.permissions !== undefined) set.permissions = JSON.stringify(ch.permissions);
       if (ch.allowedIps !== undefined) set.allowedIps = JSON.stringify(ch.allowedIps);
+      if (ch.scopes !== undefined) set.scopes = ch.scopes === null ? null : JSON.stringify(ch.scopes);
       if (Object.keys(set).length === 0) return true;
       const done = this.db.update(credentials).set(set)
         .where(and(eq(credentials.id, id), eq(credentials.accountId, accountId), eq(credentials.kind, kind))).run().changes > 0;

@@ -33,7 +33,7 @@ export interface CredentialRow {
 }
 
 export type NewCredential = Omit<CredentialRow, 'id' | 'lastUsedAt'>;
-export type CredentialChanges = Partial<Pick<CredentialRow, 'description' | 'expiresAt' | 'permissionsMode' | 'permissions' | 'allowedIps'>>;
+export type CredentialChanges = Partial<Pick<CredentialRow, 'description' | 'expiresAt' | 'permissionsMode' | 'permissions' | 'allowedIps' | 'scopes'>>;
 
 /** Credential filters the store evaluates in SQL; dates are unix seconds. */
 export interface DateCondition {

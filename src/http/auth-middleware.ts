@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Principal } from '../auth/authenticator.js';
 import type { Services } from '../services.js';
 import { clientIp } from './client-ip.js';
@@ -8,8 +8,15 @@ export interface AppEnv {
   Variables: { principal: Principal; clientIp: string | undefined };
 }
 
-/** Requires Bearer (API key) or Basic (login:password or login:app password) on every route it guards. */
-export function requireAuth(services: Services): MiddlewareHandler<AppEnv> {
+export type AuthErrorRenderer = (c: Context, status: 401 | 403 | 429, detail: string) => Response;
+
+const asProblem: AuthErrorRenderer = (c, status, detail) => problem(c, status, detail);
+
+/**
+ * Requires Bearer (API key, or app password with an API scope) or Basic (login:password or login:app password)
+ * on every route it guards. `render` shapes the error body (problem+json for JMAP, `{error, message}` for REST).
+ */
+export function requireAuth(services: Services, render: AuthErrorRenderer = asProblem): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const ip = clientIp(c, services.config.trustedProxies);
     const result = await services.authenticator.authenticate(c.req.header('authorization'), ip);
@@ -19,7 +26,7 @@ export function requireAuth(services: Services): MiddlewareHandler<AppEnv> {
         c.header('WWW-Authenticate', 'Basic realm="jmap-keys", charset="UTF-8"', { append: true });
       }
       if (result.retryAfter !== undefined) c.header('Retry-After', String(result.retryAfter));
-      return problem(c, result.status, result.detail);
+      return render(c, result.status, result.detail);
     }
     c.set('principal', result.principal);
     c.set('clientIp', ip);

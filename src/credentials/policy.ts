@@ -1,0 +1,18 @@
+import { effectivePermissions, rolePermissions, type PermissionMode } from '../auth/permissions.js';
+import type { Store } from '../db/store.js';
+
+/**
+ * The no-escalation rule, for every face: the rights a credential would have may not exceed the caller's
+ * own current rights. Returns the permissions the caller may not grant (empty when allowed).
+ */
+export function ungrantable(store: Store, caller: ReadonlySet<string>, accountId: number, mode: PermissionMode, list: readonly string[]): string[] {
+  const account = store.accountById(accountId);
+  if (!account) return [];
+  const wanted = effectivePermissions(rolePermissions(account.role), mode, list);
+  return [...wanted].filter((p) => !caller.has(p));
+}
+
+export function describeUngrantable(missing: readonly string[]): string {
+  const shown = missing.slice(0, 5).join(', ');
+  return `You are not authorized to grant permissions: ${missing.length > 5 ? `${shown} and ${missing.length - 5} more` : shown}`;
+}

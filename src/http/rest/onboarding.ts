@@ -1,0 +1,111 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/** Host, ports and switch of one mail protocol (the REST connectionInfo entry). */
+export interface ProtocolInfo {
+  serverName: string;
+  port: number;
+  securePort: number;
+  enabled: boolean;
+}
+export interface ConnectionInfo {
+  smtp: ProtocolInfo;
+  pop3: ProtocolInfo;
+  imap: ProtocolInfo;
+}
+
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+/** Thunderbird autoconfig (config-v1.1.xml). It names servers only: no secret is ever in it. */
+export function autoconfigXml(info: ConnectionInfo, domain: string): string {
+  const incoming = (type: 'imap' | 'pop3') => {
+    const p = info[type];
+    if (!p.enabled) return '';
+    return [
+      `    <incomingServer type="${type}">`, `      <hostname>${xml(p.serverName)}</hostname>`, `      <port>${p.securePort}</port>`,
+      '      <socketType>SSL</socketType>', '      <authentication>password-cleartext</authentication>', '      <username>%EMAILADDRESS%</username>',
+      '    </incomingServer>',
+    ].join('\n');
+  };
+  const smtp = info.smtp.enabled ? [
+    '    <outgoingServer type="smtp">', `      <hostname>${xml(info.smtp.serverName)}</hostname>`, `      <port>${info.smtp.port}</port>`,
+    '      <socketType>STARTTLS</socketType>', '      <authentication>password-cleartext</authentication>', '      <username>%EMAILADDRESS%</username>',
+    '    </outgoingServer>',
+  ].join('\n') : '';
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<clientConfig version="1.1">',
+    `  <emailProvider id="${xml(domain)}">`,
+    `    <domain>${xml(domain)}</domain>`,
+    `    <displayName>${xml(domain)} mail</displayName>`,
+    incoming('imap'), incoming('pop3'), smtp,
+    '  </emailProvider>',
+    '</clientConfig>',
+    '',
+  ].filter((l, i, all) => l !== '' || i === all.length - 1).join('\n');
+}
+
+/** An Apple configuration profile (unsigned) with one IMAP account using the app password. */
+export function mobileconfig(info: ConnectionInfo, account: { login: string; name: string; password: string }): string {
+  const str = (k: string, v: string) => `\t\t\t<key>${k}</key>\n\t\t\t<string>${xml(v)}</string>`;
+  const int = (k: string, v: number) => `\t\t\t<key>${k}</key>\n\t\t\t<integer>${v}</integer>`;
+  const bool = (k: string, v: boolean) => `\t\t\t<key>${k}</key>\n\t\t\t<${v}/>`;
+  const payloadId = randomUUID();
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+\t<key>PayloadContent</key>
+\t<array>
+\t\t<dict>
+${[
+    str('EmailAccountDescription', account.name), str('EmailAccountType', 'EmailTypeIMAP'), str('EmailAddress', account.login),
+    str('IncomingMailServerAuthentication', 'EmailAuthPassword'), str('IncomingMailServerHostName', info.imap.serverName),
+    int('IncomingMailServerPortNumber', info.imap.securePort), bool('IncomingMailServerUseSSL', true),
+    str('IncomingMailServerUsername', account.login), str('IncomingPassword', account.password),
+    str('OutgoingMailServerAuthentication', 'EmailAuthPassword'), str('OutgoingMailServerHostName', info.smtp.serverName),
+    int('OutgoingMailServerPortNumber', info.smtp.port), bool('OutgoingMailServerUseSSL', false),
+    str('OutgoingMailServerUsername', account.login), bool('OutgoingPasswordSameAsIncomingPassword', true),
+    str('PayloadDisplayName', account.name), str('PayloadIdentifier', `jmap-keys.mail.${payloadId}`),
+    str('PayloadType', 'com.apple.mail.managed'), str('PayloadUUID', payloadId), int('PayloadVersion', 1),
+  ].join('\n')}
+\t\t</dict>
+\t</array>
+\t<key>PayloadDisplayName</key>
+\t<string>${xml(account.name)}</string>
+\t<key>PayloadIdentifier</key>
+\t<string>jmap-keys.profile.${payloadId}</string>
+\t<key>PayloadType</key>
+\t<string>Configuration</string>
+\t<key>PayloadUUID</key>
+\t<string>${randomUUID()}</string>
+\t<key>PayloadVersion</key>
+\t<integer>1</integer>
+</dict>
+</plist>
+`;
+}
+
+/**
+ * One-time download links for a mobile key's profile: the only place the new secret lives after the create
+ * response, in memory for a few minutes, handed out once (the QR-code pattern of Fastmail and Bongo).
+ */
+export class OneTimeLinks<T> {
+  private readonly links = new Map<string, { value: T; until: number }>();
+
+  constructor(private readonly ttlMs: number, private readonly max = 10_000) {}
+
+  add(value: T): string {
+    const now = Date.now();
+    for (const [k, l] of this.links) if (l.until <= now) this.links.delete(k);
+    if (this.links.size >= this.max) this.links.delete(this.links.keys().next().value as string);
+    const token = randomBytes(32).toString('base64url');
+    this.links.set(token, { value, until: now + this.ttlMs });
+    return token;
+  }
+
+  take(token: string): T | undefined {
+    const link = this.links.get(token);
+    this.links.delete(token);
+    return link && link.until > Date.now() ? link.value : undefined;
+  }
+}
