@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from './http/auth-middleware.js';
+import { introspectRoutes } from './http/introspect.js';
 import { jmapRoutes } from './http/jmap-routes.js';
 import { smtpCredentialRoutes } from './http/rest/smtp-credentials.js';
 import { problem } from './http/problem.js';
@@ -9,6 +10,7 @@ import type { Services } from './services.js';
 export function createApp(services: Services, log: (msg: string) => void = () => {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.route('/', introspectRoutes(services));
   app.route('/', smtpCredentialRoutes(services));
   app.route('/', jmapRoutes(services));
   app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 100)}`));

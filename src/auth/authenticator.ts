@@ -21,6 +21,12 @@ export interface Principal {
 export type AuthFailure = { status: 401 | 403 | 429; detail: string; retryAfter?: number };
 export type AuthResult = { ok: true; principal: Principal } | ({ ok: false } & AuthFailure);
 
+/** Whether a verified credential may be used for this purpose (checked before its use is recorded). */
+export type Usable = (credential: CredentialRow, permissions: ReadonlySet<string>) => boolean;
+
+/** App passwords are mail passwords; as Bearer on the HTTP APIs they need an API scope. */
+const apiBearer: Usable = (c) => c.kind === 'apiKey' || allowsApi(c.scopes);
+
 const UNAUTHORIZED: AuthFailure = { status: 401, detail: 'You have to authenticate first.' };
 const FORBIDDEN: AuthFailure = { status: 403, detail: 'You do not have enough permissions to access this resource.' };
 const PASSWORD_CACHE_MS = 60_000;
@@ -39,24 +45,26 @@ export class Authenticator {
     private readonly lastUsed: LastUsedRecorder,
   ) {}
 
-  /** Authenticates an HTTP Authorization header from `clientIp`. */
-  async authenticate(header: string | undefined, clientIp: string | undefined): Promise<AuthResult> {
+  /**
+   * Authenticates an HTTP Authorization header from `clientIp`. `bearerUsable` decides which credentials may be
+   * presented as Bearer here (default: API keys, and app passwords with an API scope).
+   */
+  async authenticate(header: string | undefined, clientIp: string | undefined, bearerUsable: Usable = apiBearer): Promise<AuthResult> {
     const address = clientIp ?? 'unknown';
     const blocked = this.throttle.blockedFor(address);
     if (blocked > 0) return { ok: false, status: 429, detail: 'Too many failed authentication attempts.', retryAfter: blocked };
-    const result = await this.check(header, clientIp);
+    const result = await this.check(header, clientIp, bearerUsable);
     if (!result.ok && result.status !== 429) this.throttle.recordFailure(address);
     return result;
   }
 
-  private async check(header: string | undefined, clientIp: string | undefined): Promise<AuthResult> {
+  private async check(header: string | undefined, clientIp: string | undefined, bearerUsable: Usable): Promise<AuthResult> {
     if (!header) return { ok: false, ...UNAUTHORIZED };
     const space = header.indexOf(' ');
     const scheme = header.slice(0, Math.max(0, space)).toLowerCase();
     const value = header.slice(space + 1).trim();
     if (scheme === 'bearer') {
-      // App passwords are mail passwords; as Bearer they need an API scope.
-      return this.verifyToken(value, clientIp, ['apiKey', 'appPassword'], (c) => c.kind === 'apiKey' || allowsApi(c.scopes));
+      return this.verifyToken(value, clientIp, ['apiKey', 'appPassword'], bearerUsable);
     }
     if (scheme === 'basic') {
       let decoded: string;
@@ -102,11 +110,11 @@ export class Authenticator {
    * Verifies a credential token of one of `kinds` (and `usable` for this caller); expiry, IP mask and
    * `authenticate` are enforced here, and a success is recorded as use.
    */
-  verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: (c: CredentialRow) => boolean = () => true): AuthResult {
+  verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable = () => true): AuthResult {
     const parsed = parseToken(token);
     if (!parsed || !kinds.includes(parsed.kind)) return { ok: false, ...UNAUTHORIZED };
     const credential = this.store.credentialByLocator(parsed.locator);
-    if (!credential || credential.kind !== parsed.kind || !this.hasher.matches(token, credential.secretHash) || !usable(credential)) {
+    if (!credential || credential.kind !== parsed.kind || !this.hasher.matches(token, credential.secretHash)) {
       return { ok: false, ...UNAUTHORIZED };
     }
     const now = nowSeconds();
@@ -116,6 +124,7 @@ export class Authenticator {
     if (!ipAllowed(credential.allowedIps, clientIp)) return { ok: false, ...FORBIDDEN };
     const permissions = effectivePermissions(rolePermissions(account.role), credential.permissionsMode, credential.permissions);
     if (!permissions.has('authenticate')) return { ok: false, ...FORBIDDEN };
+    if (!usable(credential, permissions)) return { ok: false, ...UNAUTHORIZED };
     this.lastUsed.record(credential.id, now, credential.lastUsedAt);
     return { ok: true, principal: { account, permissions, credential } };
   }

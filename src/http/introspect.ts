@@ -1,0 +1,90 @@
+import { Hono, type Context } from 'hono';
+import type { Principal, Usable } from '../auth/authenticator.js';
+import { effectivePermissions, rolePermissions } from '../auth/permissions.js';
+import { derivedScopes } from '../credentials/scopes.js';
+import type { Services } from '../services.js';
+import { encodeId } from '../util/ids.js';
+import { clientIp } from './client-ip.js';
+
+/** The permission each mail service needs (Dovecot's service names; Postfix says smtp). */
+const SERVICE_PERMISSION: Record<string, string> = {
+  imap: 'imapAuthenticate', pop3: 'pop3Authenticate', smtp: 'emailSend', submission: 'emailSend',
+};
+const MAIL_PERMISSIONS = Object.values(SERVICE_PERMISSION);
+const MAX_TOKEN = 512;
+
+const holdsInternal = (p: Principal) => p.credential?.scopes?.includes('internal') === true;
+
+/** "1.2.3.4:993", "[2001:db8::1]:993" or a bare address → the address. */
+export function remoteAddress(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const h = header.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(h);
+  if (bracketed) return bracketed[1];
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(h);
+  if (v4) return v4[1];
+  return h.includes(':') ? h : undefined;
+}
+
+/**
+ * RFC 7662 token introspection for mail servers (Dovecot `passdb oauth2`, introspection_mode = post).
+ * The caller proves itself with a credential holding the `internal` scope; the verdict is always 200 JSON,
+ * and an inactive one says nothing but `{"active": false}`.
+ */
+export function introspectRoutes(services: Services): Hono {
+  const app = new Hono();
+  const { authenticator } = services;
+  // The caller may present its internal app password as Bearer too.
+  const internalBearer: Usable = (c) => c.scopes?.includes('internal') === true;
+
+  const unauthorized = (c: Context) => {
+    c.header('WWW-Authenticate', 'Basic realm="jmap-keys introspection", charset="UTF-8"');
+    c.header('WWW-Authenticate', 'Bearer realm="jmap-keys introspection"', { append: true });
+    return c.json({ error: 'invalid_client', error_description: 'A credential with the internal scope is required' }, 401);
+  };
+
+  app.post('/internal/introspect', async (c) => {
+    const caller = await authenticator.authenticate(c.req.header('authorization'), clientIp(c, services.config.trustedProxies), internalBearer);
+    if (!caller.ok && caller.status === 429) {
+      c.header('Retry-After', String(caller.retryAfter ?? 60));
+      return c.json({ error: 'rate_limited', error_description: caller.detail }, 429);
+    }
+    if (!caller.ok || !holdsInternal(caller.principal)) return unauthorized(c);
+
+    if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+      return c.json({ error: 'invalid_request', error_description: 'Send application/x-www-form-urlencoded with a token field' }, 400);
+    }
+    const form = new URLSearchParams(await c.req.text());
+    const token = form.get('token');
+    if (!token) return c.json({ error: 'invalid_request', error_description: 'token is required' }, 400);
+    c.header('Cache-Control', 'no-store');
+    const inactive = () => c.json({ active: false });
+    if (token.length > MAX_TOKEN) return inactive();
+
+    const service = (c.req.header('x-dovecot-auth-service') ?? c.req.header('x-dovecot-auth-protocol'))?.toLowerCase();
+    const needed = service === undefined ? undefined : SERVICE_PERMISSION[service];
+    if (service !== undefined && !needed) return inactive();
+    // The mail client's address, as the mail server saw it (never the mail server's own).
+    const mailClient = remoteAddress(c.req.header('x-dovecot-auth-remote'));
+    const usable: Usable = (_cred, perms) => (needed ? perms.has(needed) : MAIL_PERMISSIONS.some((p) => perms.has(p)));
+    const verdict = authenticator.verifyToken(token, mailClient, ['appPassword'], usable);
+    if (!verdict.ok || !verdict.principal.credential) return inactive();
+
+    const { account, credential } = verdict.principal;
+    const claimed = form.get('username') ?? c.req.header('x-dovecot-auth-user');
+    if (claimed && claimed.toLowerCase() !== account.login.toLowerCase()) return inactive();
+    const scopes = credential.scopes
+      ?? derivedScopes(effectivePermissions(rolePermissions(account.role), credential.permissionsMode, credential.permissions), credential.permissionsMode);
+    const body: Record<string, string | number | boolean> = {
+      active: true,
+      username: account.login,
+      scope: scopes.join(' '),
+      client_id: encodeId(credential.id),
+      // Dovecot's oauth2 passdb insists on "Bearer" here (RFC 6750 token type of the presented secret).
+      token_type: 'Bearer',
+    };
+    if (credential.expiresAt !== null) body.exp = credential.expiresAt;
+    return c.json(body);
+  });
+  return app;
+}

@@ -1,0 +1,123 @@
+import { createServer, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount } from './helpers/accounts.js';
+import { dialogue, hasDovecot, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { basic, bearer, startTestServer, type TestServer } from './helpers/server.js';
+
+// CI installs Dovecot (.ci/run); a developer machine without it skips this file rather than failing.
+const run = hasDovecot || process.env.CI ? describe : describe.skip;
+
+run('a real Dovecot asks jmap-keys whether a login is good (passdb oauth2, RFC 7662)', () => {
+  let s: TestServer;
+  let dovecot: Dovecot;
+  let relay: Server;
+  const keys: Record<string, string> = {};
+  const alice = basic('alice', 'alice-password');
+
+  const restCreate = async (auth: string, body: unknown) => {
+    const res = await fetch(`${s.url}/api/smtp-credentials`, { method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const json = await res.json();
+    if (res.status !== 201) throw new Error(JSON.stringify(json));
+    return json as { id: string; apiKey: string };
+  };
+  const jmapCreate = async (props: Record<string, unknown>) => {
+    const res = await s.api(alice, [['x:AppPassword/set', { create: { k: { description: 'jmap', ...props } } }, 'c']]);
+    return res.body.methodResponses[0][1].created.k as { id: string; secret: string };
+  };
+
+  beforeAll(async () => {
+    s = await startTestServer({ JMAP_KEYS_REST_WRITES_PER_WINDOW: '1000' });
+    await createAccount(s, 'alice', 'alice-password');
+    await createAccount(s, 'bob', 'bob-password');
+    const internal = await restCreate(bearer(s.adminToken), { name: 'dovecot', scopes: ['internal'] });
+    keys.good = (await restCreate(alice, { name: 'Thunderbird', scopes: ['imap', 'pop3', 'smtp'] })).apiKey;
+    const revoked = await restCreate(alice, { name: 'old laptop', scopes: ['imap', 'pop3'] });
+    keys.revoked = revoked.apiKey;
+    await fetch(`${s.url}/api/smtp-credentials/${revoked.id}`, { method: 'DELETE', headers: { Authorization: alice } });
+    keys.smtpOnly = (await restCreate(alice, { name: 'printer', scopes: ['smtp'] })).apiKey;
+    const mail = ['authenticate', 'imapAuthenticate', 'pop3Authenticate', 'emailSend'];
+    keys.expired = (await jmapCreate({ expiresAt: '2020-01-01T00:00:00Z', permissions: { '@type': 'Replace', permissions: mail } })).secret;
+    keys.elsewhere = (await jmapCreate({ allowedIps: ['10.0.0.0/8'], permissions: { '@type': 'Replace', permissions: mail } })).secret;
+    keys.here = (await jmapCreate({ allowedIps: ['127.0.0.0/8'], permissions: { '@type': 'Replace', permissions: mail } })).secret;
+
+    relay = createServer((sock) => {
+      sock.write('220 relay.test ESMTP\r\n');
+      sock.on('data', () => sock.write('250 ok\r\n'));
+    });
+    const relayPort = 31000 + Math.floor(Math.random() * 2000) * 4;
+    await new Promise<void>((r) => relay.listen(relayPort + 3, '127.0.0.1', () => r()));
+    const url = new URL('/internal/introspect', s.url);
+    url.username = 'admin';
+    url.password = internal.apiKey;
+    dovecot = await startDovecot(url.toString(), relayPort);
+  }, 60_000);
+
+  afterAll(async () => {
+    await dovecot?.stop();
+    relay?.close();
+    await s?.stop();
+  });
+
+  const withLog = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- dovecot log ---\n${dovecot.log().slice(-3000)}`);
+    }
+  };
+  const imapLogin = async (user: string, password: string) => {
+    const replies = await withLog(dialogue(dovecot.imapPort, [
+      { expect: /^\* OK.*\r\n/m },
+      { send: `a LOGIN ${user} ${password}`, expect: /^a (OK|NO|BAD).*\r\n/m },
+      { send: 'b LOGOUT', expect: /^b OK.*\r\n/m },
+    ]));
+    return /^a OK/m.test(replies[1] as string);
+  };
+  const pop3Login = async (user: string, password: string) => {
+    const replies = await dialogue(dovecot.pop3Port, [
+      { expect: /^\+OK.*\r\n/m },
+      { send: `USER ${user}`, expect: /^\+OK.*\r\n/m },
+      { send: `PASS ${password}`, expect: /^(\+OK|-ERR).*\r\n/m },
+      { send: 'QUIT', expect: /^\+OK.*\r\n/m },
+    ]);
+    return /^\+OK/m.test(replies[2] as string);
+  };
+  const smtpLogin = async (user: string, password: string) => {
+    const plain = Buffer.from(`\0${user}\0${password}`).toString('base64');
+    const replies = await dialogue(dovecot.submissionPort, [
+      { expect: /^220 .*\r\n/m },
+      { send: 'EHLO client.test', expect: /^250 .*\r\n/m },
+      { send: `AUTH PLAIN ${plain}`, expect: /^(235|535|454|5\d\d) .*\r\n/m },
+      { send: 'QUIT', expect: /^221.*\r\n/m },
+    ]);
+    return /^235/m.test(replies[2] as string);
+  };
+
+  it('IMAP LOGIN and POP3 USER/PASS with a good key succeed; lastUsedAt follows', async () => {
+    expect(await imapLogin('alice', keys.good as string), dovecot.log()).toBe(true);
+    expect(await pop3Login('alice', keys.good as string), dovecot.log()).toBe(true);
+    await new Promise((r) => setTimeout(r, 150));
+    const list = await (await fetch(`${s.url}/api/smtp-credentials`, { headers: { Authorization: alice } })).json();
+    expect(list.keys.find((k: { name: string }) => k.name === 'Thunderbird').lastUsedAt).toMatch(/Z$/);
+  });
+
+  it('SMTP AUTH PLAIN through Dovecot submission: the smtp scope is required', async () => {
+    expect(await smtpLogin('alice', keys.good as string), dovecot.log()).toBe(true);
+    expect(await smtpLogin('alice', keys.smtpOnly as string)).toBe(true);
+    expect(await imapLogin('alice', keys.smtpOnly as string)).toBe(false);
+  });
+
+  it('wrong, revoked, expired, wrong-scope, IP-excluded keys and another account\'s login all fail', async () => {
+    expect(await imapLogin('alice', `rm_${'A'.repeat(40)}`)).toBe(false);
+    expect(await imapLogin('alice', 'alice-password')).toBe(false);
+    expect(await imapLogin('alice', keys.revoked as string)).toBe(false);
+    expect(await pop3Login('alice', keys.revoked as string)).toBe(false);
+    expect(await imapLogin('alice', keys.expired as string)).toBe(false);
+    expect(await pop3Login('alice', keys.smtpOnly as string)).toBe(false);
+    expect(await imapLogin('alice', keys.elsewhere as string)).toBe(false);
+    expect(await imapLogin('alice', keys.here as string), dovecot.log()).toBe(true);
+    expect(await imapLogin('bob', keys.good as string)).toBe(false);
+    expect(await pop3Login('bob', keys.good as string)).toBe(false);
+    expect(await imapLogin('admin', keys.good as string)).toBe(false);
+  });
+});
