@@ -1,4 +1,5 @@
 import { generatePassword, hashPassword } from './auth/passwords.js';
+import { issueAccountKey } from './credentials/issue.js';
 import type { Services } from './services.js';
 import { nowSeconds } from './util/utcdate.js';
 
@@ -18,12 +19,7 @@ export async function bootstrapAdmin(services: Services, adminPassword: string |
   return store.transaction(() => {
     if (store.countAccounts() > 0) return undefined;
     const account = store.createAccount({ login: 'admin', passwordHash, role: 'admin', createdAt: nowSeconds() });
-    const issued = hasher.issue('apiKey');
-    store.insertCredential({
-      accountId: account.id, kind: 'apiKey', description: 'Bootstrap admin key', locator: issued.locator, secretHash: issued.hash,
-      createdAt: nowSeconds(), expiresAt: null, permissionsMode: 'Inherit', permissions: [], allowedIps: [],
-      scopes: null, platform: null, deviceId: null,
-    });
+    const issued = issueAccountKey(store, hasher, account.id, 'Bootstrap admin key');
     return { login: 'admin', password, generatedPassword: adminPassword === undefined, apiKey: issued.token };
   });
 }

@@ -1,6 +1,5 @@
-import { bootstrapAdmin } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
-import { startServer } from './server.js';
+import { runServer } from './run.js';
 
 /** `npm start`: validate configuration, migrate, bootstrap the first admin, serve. */
 async function main(): Promise<void> {
@@ -14,30 +13,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = (msg: string) => console.error(`jmap-keys: ${msg}`);
-  const running = await startServer(config, log);
-  const first = await bootstrapAdmin(running.services, config.adminPassword);
   const base = config.publicUrl;
-  if (first) {
-    // Shown once, on the first start only: neither secret is stored in a recoverable form.
-    console.log([
-      '',
-      'jmap-keys: first start — created the admin account. Save these now; they are not shown again.',
-      `  login:    ${first.login}`,
-      `  password: ${first.generatedPassword ? first.password : '(from JMAP_KEYS_ADMIN_PASSWORD)'}`,
-      `  API key:  ${first.apiKey}`,
-      '',
-      `  Try it:   export TOKEN=${first.apiKey}`,
-      `            curl -s ${base}/jmap/session -H "Authorization: Bearer $TOKEN"`,
-      '',
-    ].join('\n'));
-  }
-  console.log(`jmap-keys: listening on ${running.url} (database ${config.dbFile})`);
-  const stop = () => {
-    running.close().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  await runServer(config, { out: (l) => console.log(l), err: (l) => console.error(l) }, (key) => [
+    `export TOKEN=${key}`,
+    `curl -s ${base}/jmap/session -H "Authorization: Bearer $TOKEN"`,
+  ]);
 }
 
 main().catch((err: unknown) => {

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { generatePassword, hashPassword } from '../auth/passwords.js';
 import { TokenHasher } from '../auth/tokens.js';
-import { bootstrapAdmin } from '../bootstrap.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openSqliteStore } from '../db/sqlite.js';
 import type { AccountRow, Role, Store } from '../db/store.js';
-import { startServer } from '../server.js';
+import { runServer } from '../run.js';
+import { issueAccountKey } from '../credentials/issue.js';
 import { loadServerSecret } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds, parseUtcDate } from '../util/utcdate.js';
@@ -148,17 +148,12 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
   await withStore(env, flags, true, (store, config) => {
     const account = requireAccount(store, flags.login);
     const hasher = new TokenHasher(loadServerSecret(config));
-    const issued = hasher.issue('apiKey');
-    const row = store.transaction(() => {
+    const issued = store.transaction(() => {
       if (store.countCredentials(account.id, 'apiKey') >= config.maxKeysPerAccount) return undefined;
-      return store.insertCredential({
-        accountId: account.id, kind: 'apiKey', description, locator: issued.locator, secretHash: issued.hash,
-        createdAt: nowSeconds(), expiresAt, permissionsMode: 'Inherit', permissions: [], allowedIps: [],
-        scopes: null, platform: null, deviceId: null,
-      });
+      return issueAccountKey(store, hasher, account.id, description, expiresAt);
     });
-    if (!row) throw new CliError(`${flags.login} already has ${config.maxKeysPerAccount} API keys (JMAP_KEYS_MAX_KEYS_PER_ACCOUNT)`, EXIT.failed);
-    const id = encodeId(row.id);
+    if (!issued) throw new CliError(`${flags.login} already has ${config.maxKeysPerAccount} API keys (JMAP_KEYS_MAX_KEYS_PER_ACCOUNT)`, EXIT.failed);
+    const id = encodeId(issued.row.id);
     if (flags.json) {
       out.out(json({ id, login: account.login, description, secret: issued.token, expiresAt: expiresAt === null ? null : formatUtcDate(expiresAt) }));
       return;
@@ -172,27 +167,5 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
 /** `serve`: what `npm start` does, with any server setting as --name value. Resolves once listening. */
 export async function serve(env: NodeJS.ProcessEnv, argv: readonly string[], out: Output): Promise<void> {
   const config = configFrom(env, argv);
-  const log = (msg: string) => out.err(`jmap-keys: ${msg}`);
-  const running = await startServer(config, log);
-  const first = await bootstrapAdmin(running.services, config.adminPassword);
-  if (first) {
-    // Shown once, on the first start only: neither secret is stored in a recoverable form.
-    out.out([
-      '',
-      'jmap-keys: first start — created the admin account. Save these now; they are not shown again.',
-      `  login:    ${first.login}`,
-      `  password: ${first.generatedPassword ? first.password : '(from JMAP_KEYS_ADMIN_PASSWORD)'}`,
-      `  API key:  ${first.apiKey}`,
-      '',
-      `  Try it:   export JMAP_KEYS_TOKEN=${first.apiKey}`,
-      `            jmap-keys query api-key --url ${config.publicUrl}`,
-      '',
-    ].join('\n'));
-  }
-  out.out(`jmap-keys: listening on ${running.url} (database ${config.dbFile})`);
-  const stop = () => {
-    running.close().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  await runServer(config, out, (key) => [`export JMAP_KEYS_TOKEN=${key}`, `jmap-keys query api-key --url ${config.publicUrl}`]);
 }
