@@ -27,6 +27,21 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
     };
   };
 
+  // The session state only changes with what sessionFor() reads; hashing it once per account and shape keeps
+  // a SHA-256 off every API request.
+  const stateCache = new Map<string, string>();
+  const stateFor = (c: Context<AppEnv>): string => {
+    const { account } = c.var.principal;
+    const key = `${account.id}\0${account.login}\0${account.role}`;
+    let state = stateCache.get(key);
+    if (state === undefined) {
+      if (stateCache.size > 10_000) stateCache.clear();
+      state = sessionState(sessionFor(c));
+      stateCache.set(key, state);
+    }
+    return state;
+  };
+
   const session = (c: Context<AppEnv>) => {
     c.header('Cache-Control', 'no-cache, no-store, must-revalidate');
     return c.json(buildSession({ ...sessionFor(c), baseUrl: config.publicUrl, apiPath: '/api' }));
@@ -43,7 +58,7 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
     try {
       const body = new Uint8Array(await c.req.arrayBuffer());
       const request = parseRequest(body, c.req.header('content-type'));
-      const response = await jmap.process(request, caller, sessionState(sessionFor(c)));
+      const response = await jmap.process(request, caller, stateFor(c));
       return c.json(response);
     } catch (err) {
       if (err instanceof RequestError) {
