@@ -5,6 +5,7 @@ import { jmapRoutes } from './http/jmap-routes.js';
 import { smtpCredentialRoutes } from './http/rest/smtp-credentials.js';
 import { problem } from './http/problem.js';
 import type { Services } from './services.js';
+import { webRoutes } from './web/routes.js';
 
 /** The whole HTTP surface. Errors are JSON, never HTML, never a stack trace. */
 export function createApp(services: Services, log: (msg: string) => void = () => {}): Hono<AppEnv> {
@@ -12,6 +13,7 @@ export function createApp(services: Services, log: (msg: string) => void = () =>
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.route('/', introspectRoutes(services));
   app.route('/', smtpCredentialRoutes(services));
+  app.route('/', webRoutes(services));
   app.route('/', jmapRoutes(services));
   app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 100)}`));
   app.onError((err, c) => {

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Principal } from '../auth/authenticator.js';
 import type { Services } from '../services.js';
+import { cookieAuth } from '../web/session.js';
 import { clientIp } from './client-ip.js';
 import { problem } from './problem.js';
 
@@ -14,16 +15,21 @@ const asProblem: AuthErrorRenderer = (c, status, detail) => problem(c, status, d
 
 /**
  * Requires Bearer (API key, or app password with an API scope) or Basic (login:password or login:app password)
- * on every route it guards. `render` shapes the error body (problem+json for JMAP, `{error, message}` for REST).
+ * on every route it guards; without an Authorization header, the web page's session cookie (and its CSRF header
+ * on writes). `render` shapes the error body (problem+json for JMAP, `{error, message}` for REST).
  */
 export function requireAuth(services: Services, render: AuthErrorRenderer = asProblem): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const ip = clientIp(c, services.config.trustedProxies);
-    const result = await services.authenticator.authenticate(c.req.header('authorization'), ip);
+    const header = c.req.header('authorization');
+    // The web page's session cookie (src/web/session.ts), only when no Authorization header is sent.
+    const byCookie = header === undefined ? await cookieAuth(services, c) : undefined;
+    const result = byCookie ?? await services.authenticator.authenticate(header, ip);
     if (!result.ok) {
       if (result.status === 401) {
         c.header('WWW-Authenticate', 'Bearer realm="jmap-keys"');
-        c.header('WWW-Authenticate', 'Basic realm="jmap-keys", charset="UTF-8"', { append: true });
+        // No Basic challenge to the web page: the browser would pop up its own login box.
+        if (!byCookie) c.header('WWW-Authenticate', 'Basic realm="jmap-keys", charset="UTF-8"', { append: true });
       }
       if (result.retryAfter !== undefined) c.header('Retry-After', String(result.retryAfter));
       return render(c, result.status, result.detail);

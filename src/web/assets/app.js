@@ -1,0 +1,789 @@
+/* global document, window, navigator, fetch, location, history, setTimeout, URL, Node */
+// The jmap-keys web page: plain JavaScript, no build step, no dependencies. It talks to the same JMAP endpoint
+// (POST /api) and REST endpoints (/api/smtp-credentials) as any other client; the session cookie authenticates,
+// and every write carries the session's CSRF token in X-CSRF-Token.
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+const data = JSON.parse($('#jk-data').textContent);
+const csrf = $('meta[name="csrf-token"]').content;
+const USING = ['urn:ietf:params:jmap:core', 'urn:stalwart:jmap'];
+const REST = '/api/smtp-credentials';
+const RENEW_AFTER_MS = 4 * 60 * 1000;
+const session = { apiUrl: '/api', maxObjects: 500, renewedAt: Date.now() };
+
+const KINDS = {
+  apiKey: { type: 'x:ApiKey', noun: 'API key' },
+  appPassword: { type: 'x:AppPassword', noun: 'app password' },
+};
+
+/** What each property's invalidProperties error means, in words (the SetError names only the property). */
+const FIELD_MESSAGES = {
+  description: 'Enter a description of 1 to 1000 characters.',
+  expiresAt: 'Enter a valid date and time, or leave it empty for no expiry.',
+  permissions: 'Pick only known permission names.',
+  allowedIps: 'Each line must be an IPv4 or IPv6 address or a CIDR mask with a prefix of 8 or more (e.g. 10.0.0.0/8); at most 100 lines.',
+};
+const ERROR_TYPES = {
+  forbidden: 'You are not allowed to do this.',
+  overQuota: 'You have reached the maximum number of credentials.',
+  notFound: 'It no longer exists; it may have been revoked elsewhere.',
+  stateMismatch: 'It was changed elsewhere; reload and try again.',
+  tooManyRequests: 'The server is busy; try again in a moment.',
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small helpers
+
+/** Builds an element; text children are always text (never parsed as HTML). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+const sentence = (text) => {
+  const t = String(text ?? '').trim();
+  if (!t) return t;
+  const s = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+};
+const capital = (text) => text[0].toUpperCase() + text.slice(1);
+const quoted = (text) => `“${text}”`;
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+class ApiError extends Error {
+  constructor(message, fields = {}, status = 0) {
+    super(message);
+    this.fields = fields;
+    this.status = status;
+  }
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const toUtcDate = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const pad = (n) => String(n).padStart(2, '0');
+
+/** A UTCDate as the value of a datetime-local input (local time, to the minute). */
+function toLocalInput(utc) {
+  if (!utc) return '';
+  const d = new Date(utc);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A datetime-local value (local time) as a UTCDate; anything unreadable is sent as typed, for the server to judge. */
+function fromLocalInput(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? value : toUtcDate(d);
+}
+
+const dateCell = (utc, empty) => (utc
+  ? h('time', { datetime: utc, title: utc }, dateTime.format(new Date(utc)))
+  : h('span', { class: 'never' }, empty));
+
+const isExpired = (item) => item.expiresAt !== null && new Date(item.expiresAt).getTime() <= Date.now();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Talking to the server: the public APIs, nothing else
+
+function sessionEnded() {
+  location.assign('/web/?expired');
+}
+
+/** Renews the session JWT now and then while the page is in use. */
+function keepAlive() {
+  if (Date.now() - session.renewedAt < RENEW_AFTER_MS) return;
+  session.renewedAt = Date.now();
+  fetch('/web/refresh', { method: 'POST', headers: { 'X-CSRF-Token': csrf }, credentials: 'same-origin' }).catch(() => {});
+}
+
+async function http(url, { method = 'GET', body } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrf;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(url, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError('The server cannot be reached. Check the connection and try again.');
+  }
+  if (res.status === 401) {
+    sessionEnded();
+    throw new ApiError('Your session has ended. Sign in again.', {}, 401);
+  }
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (!res.ok) {
+    // REST errors are {error, message, field?}; JMAP request errors are problem+json {detail}.
+    const message = sentence(json?.message ?? json?.detail ?? `The server answered ${res.status} ${res.statusText}`);
+    throw new ApiError(message, json?.field ? { [json.field]: message } : {}, res.status);
+  }
+  keepAlive();
+  return json;
+}
+
+/** One JMAP request; the responses by call id. A method error becomes an ApiError. */
+async function jmap(calls) {
+  const body = await http(session.apiUrl, { method: 'POST', body: { using: USING, methodCalls: calls } });
+  const byId = new Map();
+  for (const [name, args, id] of body.methodResponses) {
+    if (name === 'error') throw new ApiError(sentence(args.description ?? ERROR_TYPES[args.type] ?? `The server refused the request (${args.type})`));
+    byId.set(id, args);
+  }
+  return byId;
+}
+
+/** A JMAP SetError as field messages where it names properties, else one message. */
+function setError(err) {
+  const fields = {};
+  for (const property of err.properties ?? []) {
+    const field = String(property).split('/')[0];
+    fields[field] = err.description ? sentence(err.description) : FIELD_MESSAGES[field] ?? 'This value is not valid.';
+  }
+  const message = Object.keys(fields).length > 0 ? 'Please correct the marked fields.'
+    : sentence(err.description ?? ERROR_TYPES[err.type] ?? `The server refused it (${err.type})`);
+  return new ApiError(message, fields);
+}
+
+/** Query then get, in one request (a result reference), newest first. */
+async function list(type, filter) {
+  const responses = await jmap([
+    [`${type}/query`, { filter, sort: [{ property: 'createdAt', isAscending: false }], limit: session.maxObjects, calculateTotal: true }, 'q'],
+    [`${type}/get`, { '#ids': { resultOf: 'q', name: `${type}/query`, path: '/ids' } }, 'g'],
+  ]);
+  const byId = new Map(responses.get('g').list.map((item) => [item.id, item]));
+  const q = responses.get('q');
+  return { items: q.ids.map((id) => byId.get(id)).filter(Boolean), total: q.total ?? q.ids.length };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors next to their fields
+
+function clearErrors(form) {
+  for (const el of $$('.field-error', form)) {
+    el.hidden = true;
+    el.textContent = '';
+  }
+  for (const el of $$('[aria-invalid]', form)) el.removeAttribute('aria-invalid');
+  const alert = $('.alert', form);
+  if (alert) {
+    alert.hidden = true;
+    alert.textContent = '';
+  }
+}
+
+function showErrors(form, prefix, error) {
+  const leftovers = [];
+  let first = null;
+  for (const [field, message] of Object.entries(error.fields ?? {})) {
+    const slot = document.getElementById(`${prefix}-${field}-error`);
+    if (!slot) {
+      leftovers.push(message);
+      continue;
+    }
+    slot.textContent = message;
+    slot.hidden = false;
+    const input = form.querySelector(`[data-field="${field}"]`);
+    if (input) {
+      input.setAttribute('aria-invalid', 'true');
+      first ??= input;
+    }
+  }
+  const alert = $('.alert', form);
+  const placed = Object.keys(error.fields ?? {}).length - leftovers.length;
+  const general = first && leftovers.length === 0 ? `Please correct the marked ${placed === 1 ? 'field' : 'fields'}.`
+    : [error.message, ...leftovers].filter(Boolean).join(' ');
+  if (alert && general) {
+    alert.textContent = general;
+    alert.hidden = false;
+  }
+  (first ?? alert)?.focus?.();
+  if (!first && alert) alert.scrollIntoView({ block: 'nearest' });
+}
+
+function pageError(error) {
+  const alert = $('#page-error');
+  alert.textContent = error instanceof ApiError ? error.message : 'Something went wrong. Reload the page and try again.';
+  alert.hidden = false;
+}
+
+function clearPageError() {
+  $('#page-error').hidden = true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dialogs: native <dialog> (focus stays inside, Esc closes); focus returns where it came from
+
+function openDialog(dialog, focus) {
+  dialog.returnFocusTo = document.activeElement;
+  dialog.showModal();
+  (focus ?? dialog.querySelector('input, select, textarea, button'))?.focus();
+}
+
+for (const dialog of $$('dialog')) {
+  dialog.addEventListener('close', () => {
+    const back = dialog.returnFocusTo;
+    if (back && document.contains(back)) back.focus();
+  });
+  for (const button of $$('[data-close]', dialog)) button.addEventListener('click', () => dialog.close());
+}
+
+async function busy(button, fn) {
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    return await fn();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lists
+
+const state = {
+  keys: { filter: null, filterText: '', flash: '' },
+  apps: { filter: null, filterText: '', flash: '' },
+};
+
+function emptyRow(columns, text) {
+  return h('tr', {}, h('td', { class: 'empty', colspan: columns }, text));
+}
+
+function statusText(s, count, total, one, many) {
+  const parts = [];
+  if (s.flash) parts.push(s.flash);
+  if (total > count) parts.push(`Showing the newest ${count} of ${total} ${many}.`);
+  else if (s.filter) parts.push(`${plural(count, one, many)} ${s.filterText}.`);
+  // With no filter, an empty list says so itself.
+  else if (count > 0) parts.push(`${plural(count, one, many)}.`);
+  s.flash = '';
+  return parts.join(' ');
+}
+
+function permissionSummary(p) {
+  if (!p || p['@type'] === 'Inherit') return 'Same permissions as the account';
+  const n = (p.permissions ?? []).length;
+  return p['@type'] === 'Replace' ? `Only ${plural(n, 'permission', 'permissions')}` : `Account minus ${plural(n, 'permission', 'permissions')}`;
+}
+
+function keyRow(key) {
+  const label = quoted(key.description);
+  return h('tr', { 'data-id': key.id },
+    h('td', { class: 'first', 'data-label': 'Description' },
+      h('span', { class: 'name' }, key.description),
+      isExpired(key) ? [' ', h('span', { class: 'badge expired' }, 'expired')] : null,
+      h('span', { class: 'sub' }, permissionSummary(key.permissions),
+        key.allowedIps.length ? ` · ${plural(key.allowedIps.length, 'allowed IP', 'allowed IPs')}` : '')),
+    h('td', { 'data-label': 'Created' }, dateCell(key.createdAt, '—')),
+    h('td', { 'data-label': 'Expires' }, dateCell(key.expiresAt, 'Never')),
+    h('td', { 'data-label': 'Last used' }, dateCell(key.lastUsedAt, 'Never')),
+    h('td', { class: 'actions' },
+      h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('apiKey', key) }, 'Edit'),
+      h('button', { type: 'button', class: 'small danger-text', 'aria-label': `Revoke ${label}`, onclick: () => revokeKey(key) }, 'Revoke')));
+}
+
+async function loadKeys() {
+  const s = state.keys;
+  try {
+    const { items, total } = await list('x:ApiKey', s.filter);
+    clearPageError();
+    $('#key-table tbody').replaceChildren(...(items.length ? items.map(keyRow)
+      : [emptyRow(5, s.filter ? 'No API keys match this filter.' : 'No API keys yet. Create one to use the API from scripts and tools.')]));
+    $('#key-status').textContent = statusText(s, items.length, total, 'API key', 'API keys');
+  } catch (err) {
+    pageError(err);
+  }
+}
+
+const PROTOCOLS = [['imap', 'IMAP'], ['smtp', 'SMTP (submission)'], ['pop3', 'POP3']];
+
+function renderConnection(info) {
+  const rows = PROTOCOLS.filter(([p]) => info?.[p]?.enabled).map(([p, label]) => h('tr', {},
+    h('td', {}, label), h('td', { class: 'mono' }, info[p].serverName), h('td', {}, info[p].port), h('td', {}, info[p].securePort)));
+  $('#conn-table tbody').replaceChildren(...(rows.length ? rows : [emptyRow(4, 'No mail protocols are enabled on this server.')]));
+}
+
+function appRow(app, rest) {
+  const label = quoted(app.description);
+  const device = rest?.platform ? `${rest.platform}${rest.deviceId ? ` · ${rest.deviceId}` : ''}` : '';
+  const scopes = app.scopes ?? null;
+  return h('tr', { 'data-id': app.id },
+    h('td', { class: 'first', 'data-label': 'Name' },
+      h('span', { class: 'name' }, app.description),
+      isExpired(app) ? [' ', h('span', { class: 'badge expired' }, 'expired')] : null,
+      device ? h('span', { class: 'sub' }, device) : null,
+      app.allowedIps.length ? h('span', { class: 'sub' }, plural(app.allowedIps.length, 'allowed IP', 'allowed IPs')) : null),
+    h('td', { 'data-label': 'Scopes' }, scopes ? h('span', {}, scopes.map((s) => h('span', { class: 'badge' }, s))) : h('span', { class: 'never' }, 'custom')),
+    h('td', { 'data-label': 'Created' }, dateCell(app.createdAt, '—')),
+    h('td', { 'data-label': 'Expires' }, dateCell(app.expiresAt, 'Never')),
+    h('td', { 'data-label': 'Last used' }, dateCell(app.lastUsedAt, 'Never')),
+    h('td', { class: 'actions' },
+      h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('appPassword', app) }, 'Edit'),
+      h('button', { type: 'button', class: 'small', 'aria-label': `Rotate ${label}`, onclick: () => rotateApp(app) }, 'Rotate'),
+      h('button', { type: 'button', class: 'small danger-text', 'aria-label': `Revoke ${label}`, onclick: () => revokeApp(app) }, 'Revoke')));
+}
+
+let connectionInfo = null;
+
+async function loadApps() {
+  const s = state.apps;
+  try {
+    // JMAP for the list (filterable, with expired ones); REST for the connection info and mobile details.
+    const [{ items, total }, rest] = await Promise.all([list('x:AppPassword', s.filter), http(REST)]);
+    clearPageError();
+    connectionInfo = rest.connectionInfo;
+    renderConnection(connectionInfo);
+    const details = new Map(rest.keys.map((k) => [k.id, k]));
+    $('#app-table tbody').replaceChildren(...(items.length ? items.map((a) => appRow(a, details.get(a.id)))
+      : [emptyRow(6, s.filter ? 'No app passwords match this filter.' : 'No app passwords yet. Create one for each mail app or device.')]));
+    $('#app-status').textContent = statusText(s, items.length, total, 'app password', 'app passwords');
+  } catch (err) {
+    pageError(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Filter by expiration date (local days, sent as UTCDate bounds)
+
+function readFilter(form) {
+  const op = form.elements.op.value;
+  const value = form.elements.date.value;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new ApiError('', { date: 'Pick a date to filter by.' });
+  const [y, m, d] = value.split('-').map(Number);
+  const dayStart = (add) => toUtcDate(new Date(y, m - 1, d + add));
+  const day = dateOnly.format(new Date(y, m - 1, d));
+  if (op === 'before') return { filter: { expiresAtIsLessThan: dayStart(0) }, text: `expiring before ${day}` };
+  if (op === 'after') return { filter: { expiresAtIsGreaterThanOrEqual: dayStart(1) }, text: `expiring after ${day}` };
+  return { filter: { expiresAtIsGreaterThanOrEqual: dayStart(0), expiresAtIsLessThan: dayStart(1) }, text: `expiring on ${day}` };
+}
+
+function wireFilter(prefix, s, load) {
+  const form = $(`#${prefix}-filter`);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    try {
+      const { filter, text } = readFilter(form);
+      s.filter = filter;
+      s.filterText = text;
+      load();
+    } catch (err) {
+      showErrors(form, `${prefix}-filter`, err);
+    }
+  });
+  form.addEventListener('reset', () => {
+    clearErrors(form);
+    s.filter = null;
+    s.filterText = '';
+    setTimeout(load);
+  });
+}
+
+wireFilter('key', state.keys, loadKeys);
+wireFilter('app', state.apps, loadApps);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Permission picker: search box plus a checkbox per permission name
+
+const own = new Set(data.own);
+const permList = $('#perm-list');
+const noMatch = h('li', { class: 'none' }, 'No permission matches.');
+const permItems = data.permissions.map((name) => {
+  const input = h('input', { type: 'checkbox', value: name });
+  return { name, lower: name.toLowerCase(), input, li: h('li', {}, h('label', {}, input, h('span', {}, name))) };
+});
+permList.append(...permItems.map((p) => p.li), noMatch);
+if (own.size >= data.permissions.length) $('#perm-mine').closest('label').hidden = true;
+
+function updatePicker() {
+  const mode = $('#cred-form').elements.mode.value;
+  $('#perm-picker').hidden = mode === 'Inherit';
+  $('#perm-hint').hidden = mode !== 'Replace';
+  const words = $('#perm-search').value.toLowerCase().split(/\s+/).filter(Boolean);
+  const mine = $('#perm-mine').checked && !$('#perm-mine').closest('label').hidden;
+  let shown = 0;
+  let chosen = 0;
+  for (const p of permItems) {
+    if (p.input.checked) chosen += 1;
+    const show = p.input.checked || ((!mine || own.has(p.name)) && words.every((w) => p.lower.includes(w)));
+    p.li.hidden = !show;
+    if (show) shown += 1;
+  }
+  noMatch.hidden = shown > 0;
+  $('#perm-count').textContent = `${chosen} selected`;
+}
+
+$('#perm-search').addEventListener('input', updatePicker);
+$('#perm-mine').addEventListener('change', updatePicker);
+permList.addEventListener('change', updatePicker);
+for (const radio of $$('#cred-form input[name=mode]')) radio.addEventListener('change', updatePicker);
+$('#perm-clear').addEventListener('click', () => {
+  for (const p of permItems) p.input.checked = false;
+  updatePicker();
+});
+// Enter in the search box filters; it must not submit the dialog.
+$('#perm-search').addEventListener('keydown', (event) => {
+  if (event.key === 'Enter') event.preventDefault();
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Create / edit an API key, edit an app password
+
+let editing = null;
+
+function openCredDialog(kind, original = null) {
+  editing = { kind, original };
+  const form = $('#cred-form');
+  form.reset();
+  clearErrors(form);
+  const { noun } = KINDS[kind];
+  $('#cred-title').textContent = original ? `Edit ${noun} ${quoted(original.description)}` : `Create ${noun}`;
+  $('#cred-submit').textContent = original ? 'Save changes' : 'Create';
+  $('#cred-description-label').textContent = kind === 'apiKey' ? 'Description' : 'Name';
+  $('#cred-description').placeholder = kind === 'apiKey' ? 'e.g. Backup script' : 'e.g. Thunderbird on my laptop';
+  $('#cred-permissions-section').hidden = kind !== 'apiKey';
+  const perms = original?.permissions ?? { '@type': 'Inherit' };
+  form.querySelector(`input[name=mode][value=${perms['@type']}]`).checked = true;
+  const chosen = new Set(perms.permissions ?? []);
+  for (const p of permItems) p.input.checked = chosen.has(p.name);
+  form.elements.description.value = original?.description ?? '';
+  form.elements.expiresAt.value = toLocalInput(original?.expiresAt);
+  form.elements.allowedIps.value = (original?.allowedIps ?? []).join('\n');
+  updatePicker();
+  openDialog($('#cred-dialog'), form.elements.description);
+}
+
+/** Loose check only (characters and shape); the server validates strictly and its verdict is shown the same way. */
+const LOOKS_LIKE_IP = /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/;
+
+function readCredForm(form, kind) {
+  const lines = form.elements.allowedIps.value.split('\n').map((l) => l.trim()).filter(Boolean);
+  const bad = lines.find((l) => !LOOKS_LIKE_IP.test(l));
+  if (bad !== undefined) {
+    throw new ApiError('Please correct the marked fields.', {
+      allowedIps: `${quoted(bad.slice(0, 60))} is not an IP address or CIDR mask. Write one per line, like 192.0.2.10 or 10.0.0.0/8.`,
+    });
+  }
+  const values = {
+    description: form.elements.description.value.trim(),
+    expiresAt: fromLocalInput(form.elements.expiresAt.value),
+    allowedIps: lines,
+  };
+  if (kind === 'apiKey') {
+    const mode = form.elements.mode.value;
+    values.permissions = mode === 'Inherit' ? { '@type': 'Inherit' }
+      : { '@type': mode, permissions: permItems.filter((p) => p.input.checked).map((p) => p.name) };
+  }
+  return values;
+}
+
+const sameSet = (a, b) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+
+/** Only the properties the user changed, as whole values. */
+function changes(original, values, form) {
+  const patch = {};
+  if (values.description !== original.description) patch.description = values.description;
+  if (form.elements.expiresAt.value !== toLocalInput(original.expiresAt)) patch.expiresAt = values.expiresAt;
+  if (!sameSet(values.allowedIps, original.allowedIps)) patch.allowedIps = values.allowedIps;
+  if (values.permissions) {
+    const before = original.permissions;
+    if (values.permissions['@type'] !== before['@type'] || !sameSet(values.permissions.permissions ?? [], before.permissions ?? [])) {
+      patch.permissions = values.permissions;
+    }
+  }
+  return patch;
+}
+
+$('#cred-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  const { kind, original } = editing;
+  const { type, noun } = KINDS[kind];
+  await busy($('#cred-submit'), async () => {
+    try {
+      const values = readCredForm(form, kind);
+      if (!original) {
+        const set = (await jmap([[`${type}/set`, { create: { new: values } }, 's']])).get('s');
+        if (set.notCreated?.new) throw setError(set.notCreated.new);
+        $('#cred-dialog').close();
+        state.keys.flash = `${capital(noun)} ${quoted(values.description)} created.`;
+        showSecret({ title: `${capital(noun)} ${quoted(values.description)} created`, label: 'Secret', secret: set.created.new.secret, kind });
+        await loadKeys();
+        return;
+      }
+      const patch = changes(original, values, form);
+      if (Object.keys(patch).length > 0) {
+        const set = (await jmap([[`${type}/set`, { update: { [original.id]: patch } }, 's']])).get('s');
+        if (set.notUpdated?.[original.id]) throw setError(set.notUpdated[original.id]);
+      }
+      $('#cred-dialog').close();
+      const s = kind === 'apiKey' ? state.keys : state.apps;
+      s.flash = Object.keys(patch).length ? `${capital(noun)} ${quoted(values.description)} saved.` : 'Nothing changed.';
+      await (kind === 'apiKey' ? loadKeys() : loadApps());
+    } catch (err) {
+      showErrors(form, 'cred', err);
+    }
+  });
+});
+
+$('#key-new').addEventListener('click', () => openCredDialog('apiKey'));
+
+// ---------------------------------------------------------------------------------------------------------------
+// Confirmations: revoke, rotate
+
+let confirmAction = null;
+
+function askConfirm({ title, text, ok, action }) {
+  const form = $('#confirm-form');
+  clearErrors(form);
+  $('#confirm-title').textContent = title;
+  $('#confirm-text').textContent = text;
+  $('#confirm-ok').textContent = ok;
+  confirmAction = action;
+  // Cancel has the focus: Enter on a destructive dialog should not destroy.
+  openDialog($('#confirm-dialog'), $('#confirm-dialog [data-close]'));
+}
+
+$('#confirm-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  await busy($('#confirm-ok'), async () => {
+    try {
+      await confirmAction();
+    } catch (err) {
+      showErrors(form, 'confirm', err);
+    }
+  });
+});
+
+function revokeKey(key) {
+  askConfirm({
+    title: `Revoke API key ${quoted(key.description)}?`,
+    text: 'Anything using this key loses access on its very next request. This cannot be undone.',
+    ok: 'Revoke key',
+    async action() {
+      const set = (await jmap([['x:ApiKey/set', { destroy: [key.id] }, 's']])).get('s');
+      if (set.notDestroyed?.[key.id]) throw setError(set.notDestroyed[key.id]);
+      $('#confirm-dialog').close();
+      state.keys.flash = `API key ${quoted(key.description)} revoked.`;
+      await loadKeys();
+    },
+  });
+}
+
+function revokeApp(app) {
+  askConfirm({
+    title: `Revoke app password ${quoted(app.description)}?`,
+    text: 'Mail apps using it are signed out at their next login. This cannot be undone.',
+    ok: 'Revoke password',
+    async action() {
+      await http(`${REST}/${encodeURIComponent(app.id)}`, { method: 'DELETE' });
+      $('#confirm-dialog').close();
+      state.apps.flash = `App password ${quoted(app.description)} revoked.`;
+      await loadApps();
+    },
+  });
+}
+
+function rotateApp(app) {
+  askConfirm({
+    title: `Rotate app password ${quoted(app.description)}?`,
+    text: 'A new password with the same name and scopes replaces it; the old one stops working at once.',
+    ok: 'Rotate',
+    async action() {
+      const made = await http(`${REST}/${encodeURIComponent(app.id)}/rotate`, { method: 'POST' });
+      $('#confirm-dialog').close();
+      state.apps.flash = `App password ${quoted(app.description)} rotated.`;
+      showSecret({ title: `New password for ${quoted(made.name)}`, label: 'App password', secret: made.apiKey, kind: 'appPassword' });
+      await loadApps();
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// App passwords and mobile keys (REST)
+
+async function restCreate(form, prefix, url, body, after) {
+  clearErrors(form);
+  await busy(form.querySelector('button[type=submit]'), async () => {
+    try {
+      const made = await http(url, { method: 'POST', body });
+      form.closest('dialog').close();
+      state.apps.flash = `App password ${quoted(made.name)} created.`;
+      await after(made);
+      await loadApps();
+    } catch (err) {
+      showErrors(form, prefix, err);
+    }
+  });
+}
+
+$('#app-new').addEventListener('click', () => {
+  const form = $('#app-form');
+  form.reset();
+  clearErrors(form);
+  openDialog($('#app-dialog'), form.elements.name);
+});
+
+$('#app-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const scopes = $$('input[name=scopes]:checked', form).map((i) => i.value);
+  restCreate(form, 'app', REST, { name: form.elements.name.value.trim(), scopes }, (made) => {
+    showSecret({ title: `App password ${quoted(made.name)} created`, label: 'App password', secret: made.apiKey, kind: 'appPassword' });
+  });
+});
+
+$('#mobile-new').addEventListener('click', () => {
+  const form = $('#mobile-form');
+  form.reset();
+  clearErrors(form);
+  openDialog($('#mobile-dialog'), form.elements.name);
+});
+
+$('#mobile-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const body = { name: form.elements.name.value.trim(), platform: form.elements.platform.value, deviceId: form.elements.deviceId.value.trim() };
+  restCreate(form, 'mobile', `${REST}/mobile`, body, (made) => {
+    showSecret({ title: `${quoted(made.name)} is ready to set up`, label: 'App password', secret: made.apiKey, kind: 'appPassword', profileUrl: made.mobileconfigUrl });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The secret, shown once
+
+async function qrImage(url) {
+  const res = await fetch('/web/qr', {
+    method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ data: url }),
+  });
+  if (!res.ok) throw new ApiError('The QR code could not be drawn.');
+  const svg = await res.text();
+  return h('img', { id: 'qr-image', src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, alt: 'QR code of the one-time setup link' });
+}
+
+function mailSettings() {
+  const pairs = [['User name', data.login]];
+  for (const [p, label] of PROTOCOLS) {
+    const info = connectionInfo?.[p];
+    if (info?.enabled) pairs.push([label, `${info.serverName}, port ${info.securePort} (TLS) or ${info.port} (STARTTLS)`]);
+  }
+  return h('dl', { class: 'pairs' }, pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+async function showSecret({ title, label, secret, kind, profileUrl }) {
+  $('#secret-title').textContent = title;
+  $('#secret-label').textContent = label;
+  $('#secret-value').value = secret;
+  $('#secret-copied').textContent = '';
+  const extra = $('#secret-extra');
+  extra.replaceChildren();
+  if (kind === 'apiKey') {
+    extra.append(h('p', { class: 'muted small' }, 'Send it in the ', h('code', {}, 'Authorization: Bearer …'),
+      ' header to the JMAP endpoint ', h('code', {}, new URL(session.apiUrl, location.href).href), '.'));
+  } else {
+    if (!connectionInfo) connectionInfo = (await http(REST).catch(() => null))?.connectionInfo ?? null;
+    if (profileUrl) {
+      const box = h('div', { class: 'qr' }, h('p', {}, 'Scan this code with the device’s camera to install a mail profile with this password ',
+        '(Apple devices). The link works ', h('strong', {}, 'once'), ' and expires in 10 minutes. On other devices, enter the settings below by hand.'));
+      extra.append(box);
+      try {
+        box.prepend(await qrImage(profileUrl));
+      } catch (err) {
+        box.append(h('p', { class: 'field-error' }, err.message));
+      }
+    }
+    extra.append(h('p', { class: 'muted small' }, 'Mail app settings:'), mailSettings());
+  }
+  openDialog($('#secret-dialog'), $('#secret-copy'));
+}
+
+$('#secret-copy').addEventListener('click', async () => {
+  const input = $('#secret-value');
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(input.value);
+    copied = true;
+  } catch {
+    input.select();
+    copied = document.execCommand('copy');
+  }
+  $('#secret-copied').textContent = copied ? 'Copied to the clipboard.' : 'Could not copy: select the secret and copy it by hand.';
+});
+
+// Gone from the page once the dialog is closed.
+$('#secret-dialog').addEventListener('close', () => {
+  $('#secret-value').value = '';
+  $('#secret-extra').replaceChildren();
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tabs (arrow keys move between them) and start-up
+
+const tabs = $$('[role=tab]');
+
+function selectTab(tab, { focus = false, load = true } = {}) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
+  }
+  $('#crumb-current').textContent = tab.textContent;
+  document.title = `${tab.textContent} · jmap-keys`;
+  history.replaceState(null, '', `#${tab.dataset.hash}`);
+  if (focus) tab.focus();
+  if (load) (tab.id === 'tab-apps' ? loadApps : loadKeys)();
+}
+
+for (const tab of tabs) tab.addEventListener('click', () => selectTab(tab));
+$('[role=tablist]').addEventListener('keydown', (event) => {
+  const i = tabs.indexOf(document.activeElement);
+  if (i < 0) return;
+  const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (next === undefined) return;
+  event.preventDefault();
+  selectTab(tabs[(next + tabs.length) % tabs.length], { focus: true });
+});
+
+async function start() {
+  try {
+    // The JMAP session names the API endpoint and its limits, as for any client.
+    const s = await http('/jmap/session');
+    session.apiUrl = new URL(s.apiUrl, location.href).pathname;
+    session.maxObjects = Math.min(s.capabilities?.['urn:ietf:params:jmap:core']?.maxObjectsInGet ?? 500, 500);
+  } catch (err) {
+    pageError(err);
+    return;
+  }
+  selectTab(location.hash === '#app-passwords' ? $('#tab-apps') : $('#tab-keys'));
+}
+
+window.addEventListener('hashchange', () => {
+  const tab = tabs.find((t) => `#${t.dataset.hash}` === location.hash);
+  if (tab && tab.getAttribute('aria-selected') !== 'true') selectTab(tab);
+});
+
+start();

@@ -1,0 +1,201 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { raw } from 'hono/html';
+import QRCode from 'qrcode';
+import type { AppEnv } from '../http/auth-middleware.js';
+import { clientIp } from '../http/client-ip.js';
+import { rolePermissions } from '../auth/permissions.js';
+import type { Services } from '../services.js';
+import { AppPage, SignInPage, type SignInProps } from './pages.js';
+import { cookieAuth, CSRF_HEADER, safeEqual, SESSION_COOKIE, webSessions, type IssuedSession, type WebSession } from './session.js';
+
+/** Login-form CSRF (double submit before there is a session): a random value in a cookie and in the form. */
+const LOGIN_COOKIE = 'jk_login';
+const LOGIN_COOKIE_SECONDS = 30 * 60;
+const PROFILE_PATH = '/api/smtp-credentials/profile/';
+
+/** No external requests, no inline script or style, no framing. */
+const CSP = [
+  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
+  "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+interface Asset { body: string; type: string; etag: string }
+
+function asset(name: string, type: string): Asset {
+  const body = readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8');
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` };
+}
+
+const ASSETS = new Map<string, Asset>([
+  ['app.js', asset('app.js', 'text/javascript; charset=utf-8')],
+  ['app.css', asset('app.css', 'text/css; charset=utf-8')],
+  ['icon.svg', asset('icon.svg', 'image/svg+xml')],
+]);
+
+/**
+ * The web page: Account › Credentials › API Keys and App Passwords, for people who would rather click than curl.
+ * Server-rendered shell (hono/jsx) plus one small script that uses the public JMAP and REST APIs with the
+ * session cookie; these routes only sign in and out, serve the files and draw QR codes.
+ */
+export function webRoutes(services: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const sessions = webSessions(services);
+  const secure = () => services.config.publicUrl.startsWith('https:');
+
+  const securityHeaders = (c: Context) => {
+    c.header('Content-Security-Policy', CSP);
+    c.header('X-Frame-Options', 'DENY');
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Referrer-Policy', 'no-referrer');
+    c.header('Cache-Control', 'no-store');
+  };
+
+  const setSessionCookie = (c: Context, issued: IssuedSession) => {
+    // A browser-session cookie: the JWT inside expires on its own; an expired one gets a 401 without a Basic
+    // challenge, so no browser login box pops up.
+    setCookie(c, SESSION_COOKIE, issued.token, { path: '/', httpOnly: true, sameSite: 'Strict', secure: secure() });
+  };
+
+  const sessionOf = async (c: Context): Promise<WebSession | undefined> => {
+    const token = getCookie(c, SESSION_COOKIE);
+    return token ? sessions.verify(token) : undefined;
+  };
+
+  const signIn = (c: Context, props: Omit<SignInProps, 'loginCsrf'>, status: 200 | 400 | 401 | 403 | 429 = 200) => {
+    const loginCsrf = randomBytes(24).toString('base64url');
+    setCookie(c, LOGIN_COOKIE, loginCsrf, { path: '/web/', httpOnly: true, sameSite: 'Strict', secure: secure(), maxAge: LOGIN_COOKIE_SECONDS });
+    securityHeaders(c);
+    return c.html(<>{raw('<!doctype html>')}<SignInPage loginCsrf={loginCsrf} {...props} /></>, status);
+  };
+
+  app.get('/', (c) => c.redirect('/web/', 302));
+  app.get('/web', (c) => c.redirect('/web/', 301));
+
+  app.get('/web/', async (c) => {
+    const session = await sessionOf(c);
+    if (!session) {
+      if (getCookie(c, SESSION_COOKIE)) deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure() });
+      const notice = c.req.query('signedout') !== undefined ? 'You are signed out.'
+        : c.req.query('expired') !== undefined ? 'Your session has ended. Sign in again.' : undefined;
+      return signIn(c, { notice });
+    }
+    const { account } = session;
+    securityHeaders(c);
+    return c.html(<>{raw('<!doctype html>')}<AppPage login={account.login} isAdmin={account.role === 'admin'} csrf={session.csrf}
+      own={[...rolePermissions(account.role)]} sessionExpiresAt={session.exp} /></>);
+  });
+
+  app.post('/web/login', bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'too_large', message: 'The request is too large' }, 413) }), async (c) => {
+    const json = (c.req.header('content-type') ?? '').toLowerCase().startsWith('application/json');
+    let login: unknown;
+    let password: unknown;
+    if (json) {
+      // A cross-site page cannot send JSON without a CORS preflight, which this server never grants.
+      try {
+        ({ login, password } = (await c.req.json()) as Record<string, unknown>);
+      } catch {
+        return c.json({ error: 'invalid_json', message: 'The body must be a JSON object with login and password' }, 400);
+      }
+    } else {
+      const form = await c.req.parseBody();
+      ({ login, password } = form);
+      const expected = getCookie(c, LOGIN_COOKIE);
+      if (!expected || typeof form._csrf !== 'string' || !safeEqual(form._csrf, expected)) {
+        return signIn(c, { login: typeof login === 'string' ? login : '', error: 'The sign-in form expired. Please try again.' }, 403);
+      }
+    }
+    const fail = (status: 400 | 401 | 403 | 429, message: string) => json
+      ? c.json({ error: status === 429 ? 'rate_limited' : status === 400 ? 'invalid_request' : 'unauthorized', message }, status)
+      : signIn(c, { login: typeof login === 'string' ? login.slice(0, 200) : '', error: message }, status);
+
+    if (typeof login !== 'string' || typeof password !== 'string' || !login || !password) return fail(400, 'Enter your login and password.');
+    if (login.length > 200 || password.length > 1000 || login.includes(':')) return fail(401, 'Wrong login or password.');
+    // Through the Authenticator's front door, so failed sign-ins count towards the same per-address throttle.
+    const basic = `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
+    const result = await services.authenticator.authenticate(basic, clientIp(c, services.config.trustedProxies));
+    if (!result.ok) {
+      if (result.status === 429) {
+        c.header('Retry-After', String(result.retryAfter ?? 60));
+        return fail(429, `Too many failed sign-ins from your address. Try again in ${result.retryAfter ?? 60} seconds.`);
+      }
+      return fail(result.status === 403 ? 403 : 401, result.status === 403 ? 'This account may not sign in.' : 'Wrong login or password.');
+    }
+    // App passwords are for mail apps: the web page wants the account password.
+    if (result.principal.credential !== null) return fail(401, 'Sign in with your account password, not an app password.');
+    const issued = await sessions.issue(result.principal.account);
+    setSessionCookie(c, issued);
+    deleteCookie(c, LOGIN_COOKIE, { path: '/web/', secure: secure() });
+    if (json) return c.json({ login: result.principal.account.login, csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });
+    return c.redirect('/web/', 303);
+  });
+
+  /** Reads the CSRF token from the header (script) or the form field (the sign-out form). */
+  const csrfOf = async (c: Context) => {
+    const header = c.req.header(CSRF_HEADER);
+    if (header) return header;
+    if ((c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) {
+      const form = await c.req.parseBody();
+      return typeof form._csrf === 'string' ? form._csrf : '';
+    }
+    return '';
+  };
+
+  app.post('/web/logout', bodyLimit({ maxSize: 4096 }), async (c) => {
+    const session = await sessionOf(c);
+    if (session) {
+      if (!safeEqual(await csrfOf(c), session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
+      sessions.revoke(session);
+    }
+    deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure() });
+    return c.redirect('/web/?signedout', 303);
+  });
+
+  /** The page renews its JWT while in use, up to the absolute limit of a sign-in. */
+  app.post('/web/refresh', async (c) => {
+    const session = await sessionOf(c);
+    if (!session) return c.json({ error: 'unauthorized', message: 'Your session has ended. Sign in again.' }, 401);
+    if (!safeEqual(c.req.header(CSRF_HEADER) ?? '', session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
+    const issued = await sessions.issue(session.account, { csrf: session.csrf, authTime: session.authTime });
+    setSessionCookie(c, issued);
+    c.header('Cache-Control', 'no-store');
+    return c.json({ expiresAt: new Date(issued.expiresAt * 1000).toISOString() });
+  });
+
+  /**
+   * The QR code of a mobile key's one-time profile link, drawn here so the page needs no QR library. POST, so the
+   * link (a capability) never lands in a URL; only this server's profile links are drawn.
+   */
+  app.post('/web/qr', bodyLimit({ maxSize: 4096 }), async (c) => {
+    const auth = await cookieAuth(services, c);
+    if (!auth?.ok) return c.json({ error: auth ? 'forbidden' : 'unauthorized', message: auth?.detail ?? 'Sign in first' }, auth?.status ?? 401);
+    let data: unknown;
+    try {
+      ({ data } = (await c.req.json()) as Record<string, unknown>);
+    } catch {
+      return c.json({ error: 'invalid_json', message: 'The body must be {"data": "<profile link>"}' }, 400);
+    }
+    const prefix = `${services.config.publicUrl}${PROFILE_PATH}`;
+    if (typeof data !== 'string' || !data.startsWith(prefix) || data.length > prefix.length + 200) {
+      return c.json({ error: 'invalid_request', message: 'Only this server\'s profile links are drawn as QR codes', field: 'data' }, 400);
+    }
+    const svg = await QRCode.toString(data, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    c.header('Cache-Control', 'no-store');
+    return c.body(svg, 200, { 'Content-Type': 'image/svg+xml' });
+  });
+
+  app.get('/web/assets/:name', (c) => {
+    const file = ASSETS.get(c.req.param('name'));
+    if (!file) return c.json({ error: 'not_found', message: 'No such file' }, 404);
+    c.header('ETag', file.etag);
+    c.header('Cache-Control', 'no-cache');
+    c.header('X-Content-Type-Options', 'nosniff');
+    if (c.req.header('if-none-match') === file.etag) return c.body(null, 304);
+    return c.body(file.body, 200, { 'Content-Type': file.type });
+  });
+
+  return app;
+}
