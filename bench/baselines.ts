@@ -1,0 +1,99 @@
+/**
+ * The two baselines every scenario is compared with, run as child processes like the server under test
+ * (`node --import tsx bench/baselines.ts raw|hono`, prints `listening <port>` on stdout):
+ *
+ * - raw: a bare `node:http` server — the ceiling of Node itself on this machine;
+ * - hono: the same work on bare Hono with @hono/node-server — the ceiling of the framework the server uses.
+ *
+ * Both do the same work for any method and path: read the whole body, parse it (JSON, or a form body for the
+ * introspection scenario), and answer a small JSON object. No auth, no database.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+
+export type BaselineKind = 'raw' | 'hono';
+export const BASELINES: readonly BaselineKind[] = ['raw', 'hono'];
+
+/** Parses a request body the way the server would have to: JSON, or application/x-www-form-urlencoded. */
+function parseBody(text: string, contentType: string | undefined): number {
+  if (text.length === 0) return 0;
+  if (contentType?.startsWith('application/x-www-form-urlencoded')) return [...new URLSearchParams(text).keys()].length;
+  const parsed: unknown = JSON.parse(text);
+  return typeof parsed === 'object' && parsed !== null ? Object.keys(parsed).length : 1;
+}
+
+/** The small JSON object both baselines answer with. */
+const answer = (members: number) => ({ methodResponses: [['Core/echo', { members }, 'c0']], sessionState: 'baseline' });
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export function createRawServer(): Server {
+  return createServer((req, res) => {
+    readBody(req).then((text) => {
+      let body: string;
+      let status = 200;
+      try {
+        body = JSON.stringify(answer(parseBody(text, req.headers['content-type'])));
+      } catch {
+        status = 400;
+        body = '{"type":"urn:ietf:params:jmap:error:notJSON"}';
+      }
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    }, () => res.destroy());
+  });
+}
+
+export function createHonoApp(): Hono {
+  const app = new Hono();
+  app.all('*', async (c) => {
+    const text = await c.req.text();
+    try {
+      return c.json(answer(parseBody(text, c.req.header('content-type'))));
+    } catch {
+      return c.json({ type: 'urn:ietf:params:jmap:error:notJSON' }, 400);
+    }
+  });
+  return app;
+}
+
+/** Starts one baseline on 127.0.0.1 (port 0 = any free port) and resolves with the port. */
+export function startBaseline(kind: BaselineKind, port = 0): Promise<{ port: number; close(): void }> {
+  return new Promise((resolve) => {
+    if (kind === 'raw') {
+      const server = createRawServer();
+      server.listen(port, '127.0.0.1', () => resolve({ port: (server.address() as AddressInfo).port, close: () => server.close() }));
+    } else {
+      const server = serve({ fetch: createHonoApp().fetch, hostname: '127.0.0.1', port }, (info) => {
+        resolve({ port: info.port, close: () => server.close() });
+      });
+    }
+  });
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  const kind = process.argv[2];
+  if (kind !== 'raw' && kind !== 'hono') {
+    console.error('usage: baselines.ts raw|hono [port]');
+    process.exit(2);
+  }
+  const running = await startBaseline(kind, Number(process.argv[3] ?? 0));
+  console.log(`listening ${running.port}`);
+  const stop = () => {
+    running.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -1,0 +1,124 @@
+/** Child processes for the benchmark: the server under test and the baselines, with start-up time and peak RSS. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The repository root: children run from here so `--import tsx` and `src/main.ts` resolve. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Child {
+  proc: ChildProcess;
+  pid: number;
+  url: string;
+  /** Last lines of the child's stderr, for error reports. */
+  stderrTail(): string;
+  stop(): Promise<void>;
+}
+
+/** A free loopback port (the tiny race before the child binds it is acceptable on 127.0.0.1). */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => done(port));
+    });
+  });
+}
+
+function launch(args: string[], env: NodeJS.ProcessEnv, url: string, onStdout?: (line: string) => void): Child {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (proc.pid === undefined) throw new Error(`could not spawn ${args.join(' ')}`);
+  let tail = '';
+  proc.stderr?.setEncoding('utf8').on('data', (s: string) => { tail = (tail + s).slice(-4000); });
+  let buffered = '';
+  proc.stdout?.setEncoding('utf8').on('data', (s: string) => {
+    buffered += s;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      onStdout?.(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+  });
+  const exited = new Promise<void>((done) => proc.once('exit', () => done()));
+  return {
+    proc,
+    pid: proc.pid,
+    url,
+    stderrTail: () => tail,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const killed = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!killed) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/**
+ * Starts `node --import tsx src/main.ts` (what `npm start` runs) and resolves once `GET /healthz` answers 200.
+ * `startupMs` is spawn → first successful /healthz.
+ */
+export async function startServerChild(env: Record<string, string>, nodeArgs: string[] = []): Promise<Child & { startupMs: number }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  const child = launch([...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+    ...process.env, ...env, JMAP_KEYS_HOST: '127.0.0.1', JMAP_KEYS_PORT: String(port),
+  }, url);
+  let exited = false;
+  child.proc.once('exit', () => { exited = true; });
+  for (;;) {
+    if (exited) throw new Error(`the server exited during start-up:\n${child.stderrTail()}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() - t0 > 60_000) {
+      await child.stop();
+      throw new Error(`the server did not answer /healthz within 60 s:\n${child.stderrTail()}`);
+    }
+    await sleep(5);
+  }
+  return { ...child, startupMs: performance.now() - t0 };
+}
+
+/** Starts a baseline child (`bench/baselines.ts raw|hono`); resolves when it prints its port. */
+export function startBaselineChild(kind: 'raw' | 'hono'): Promise<Child> {
+  return new Promise((done, fail) => {
+    // The callbacks below run asynchronously, after `child` is assigned.
+    const child: Child = launch(['--import', 'tsx', 'bench/baselines.ts', kind], process.env, '', (line) => {
+      const m = /^listening (\d+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        done({ ...child, url: `http://127.0.0.1:${m[1]}` });
+      }
+    });
+    const timer = setTimeout(() => fail(new Error(`baseline ${kind} did not start:\n${child.stderrTail()}`)), 30_000);
+    child.proc.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`baseline ${kind} exited with ${code}:\n${child.stderrTail()}`));
+    });
+  });
+}
+
+/** Peak resident set size (VmHWM) of a live process in bytes, or undefined where /proc is not available. */
+export function peakRss(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { runBench, SMOKE } from '../bench/run.js';
+
+/**
+ * Keeps the benchmark suite from rotting: the smoke mode (a tiny dataset, 1 s per measurement, one run) must
+ * get answers from every implemented scenario, all successful. No timing assertions: the numbers depend on
+ * the machine.
+ */
+describe('benchmark smoke run', () => {
+  it('runs every scenario against the real server and both baselines without a failed request', { timeout: 120_000 }, async () => {
+    const report = await runBench({ ...SMOKE, log: () => {} });
+    expect(report.sizes).toHaveLength(1);
+    const scenarios = report.sizes[0]?.scenarios ?? [];
+    const failed = scenarios.filter((s) => s.status === 'failed').map((s) => `${s.scenario}: ${s.detail ?? ''}`);
+    expect(failed).toEqual([]);
+    const measured = scenarios.filter((s) => s.status === 'ok');
+    // The JMAP scenarios exist from the start; the REST list and verification join once their routes answer.
+    for (const name of ['Core/echo', 'x:ApiKey/get (Bearer)', 'x:ApiKey/get (Basic)', 'x:ApiKey/query', 'x:ApiKey/set']) {
+      expect(measured.map((s) => s.scenario).some((n) => n.startsWith(name)), name).toBe(true);
+    }
+    for (const s of measured) {
+      expect(s.runs.length, s.scenario).toBe(1);
+      for (const run of s.runs) {
+        for (const m of [run.server, run.raw, run.hono]) {
+          const where = `${s.scenario} on ${m.target}`;
+          expect(m.ok, where).toBeGreaterThan(0);
+          expect(m.non2xx, where).toBe(0);
+          expect(m.errors, where).toBe(0);
+          expect(m.mismatches, where).toBe(0);
+        }
+      }
+    }
+    expect(report.markdown).toContain('| scenario | keys | run |');
+  });
+});
