@@ -67,7 +67,7 @@ const count = (v: Json | undefined) => (v && typeof v === 'object' ? Object.keys
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'Core/echo',
-    measures: 'the whole request path without the store: routing, body limit, Bearer auth (one indexed lookup + HMAC), envelope validation, JSON out',
+    measures: 'the whole request path around a method that does nothing: routing, body limit, Bearer auth (token row by locator, HMAC compare, account row), envelope validation, session state, JSON out',
     requests: (d) => Array.from({ length: VARIANTS }, (_, i) =>
       jmap(bearer(d.apiTokens[i % d.apiTokens.length] as string), [['Core/echo', { hello: 'world', n: i }, 'c0']])),
     check(body) {
