@@ -127,6 +127,8 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
       return o.withScopes && changes.scopes === null && existing.scopes !== null ? { scopes: null } : null;
     },
 
+    batch: (fn) => store.transaction(fn),
+
     destroy(_ctx, accountId, id) {
       return store.deleteCredential(num(accountId), kind, decodeId(id) ?? -1) ? undefined : { type: 'notFound' };
     },

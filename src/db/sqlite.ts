@@ -53,6 +53,41 @@ function orderSql(sort: readonly CredentialSort[]): SQL[] {
   return out;
 }
 
+// /query pages in plain SQL: the filter's shape and the sort make the text, the dates are parameters, and the
+// compiled statement is reused (drizzle's builder and SQLite's prepare cost more than the indexed page read).
+const DATE_SQL = { expiresAt: 'expires_at', createdAt: 'created_at' } as const;
+const OP_SQL = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+const SORT_SQL = { id: 'id', createdAt: 'created_at', expiresAt: 'expires_at', description: 'description' } as const;
+
+function filterText(filter: CredentialFilter, params: number[]): string {
+  if ('condition' in filter) {
+    const { field, op, value } = filter.condition;
+    const col = DATE_SQL[field];
+    params.push(value);
+    // Same meaning as filterSql: a null date matches no condition.
+    return `(${col} IS NOT NULL AND ${col} ${OP_SQL[op]} ?)`;
+  }
+  const parts = filter.conditions.map((f) => filterText(f, params));
+  if (filter.operator === 'AND') return parts.length ? `(${parts.join(' AND ')})` : '1';
+  const any = parts.length ? `(${parts.join(' OR ')})` : '0';
+  return filter.operator === 'OR' ? any : `(NOT ${any})`;
+}
+
+/** Same order as orderSql. */
+function orderText(sort: readonly CredentialSort[]): string {
+  const out: string[] = [];
+  for (const key of sort) {
+    const dir = key.isAscending ? 'ASC' : 'DESC';
+    if (key.property === 'description' && !key.caseSensitive) out.push(`description COLLATE NOCASE ${dir}`);
+    else out.push(`${SORT_SQL[key.property]} ${dir}`);
+    if (key.property === 'id') return out.join(', ');
+  }
+  out.push('id ASC');
+  return out.join(', ');
+}
+
+const MAX_CACHED_STATEMENTS = 256;
+
 /** Opens (creating the folder if needed), switches to WAL and applies pending migrations from drizzle/. */
 export function openSqliteStore(file: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
@@ -67,11 +102,38 @@ export function openSqliteStore(file: string): Store {
 }
 
 class SqliteStore implements Store {
+  // The statements of every authenticated request, built and compiled once (drizzle's builder and SQLite's
+  // prepare cost more than the lookups themselves).
   private readonly byLocator;
   private readonly stateStmt;
+  private readonly accountByIdStmt;
+  private readonly accountByLoginStmt;
+  private readonly credentialByIdStmt;
+  private readonly credentialsStmt;
+  private readonly countStmt;
+  private readonly insertStmt;
+  private readonly logStmt;
+  /** /query statements by SQL text. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Db, private readonly client: Database.Database) {
     this.byLocator = db.select().from(credentials).where(eq(credentials.locator, sql.placeholder('locator'))).prepare();
+    this.accountByIdStmt = db.select().from(accounts).where(eq(accounts.id, sql.placeholder('id'))).prepare();
+    this.accountByLoginStmt = db.select().from(accounts).where(eq(accounts.login, sql.placeholder('login'))).prepare();
+    this.credentialByIdStmt = db.select().from(credentials).where(and(eq(credentials.id, sql.placeholder('id')),
+      eq(credentials.accountId, sql.placeholder('accountId')), eq(credentials.kind, sql.placeholder('kind')))).prepare();
+    const p = (name: string) => sql.placeholder(name);
+    this.insertStmt = db.insert(credentials).values({
+      accountId: p('accountId'), kind: p('kind'), description: p('description'), locator: p('locator'), secretHash: p('secretHash'),
+      createdAt: p('createdAt'), expiresAt: p('expiresAt'), permissionsMode: p('permissionsMode'), permissions: p('permissions'),
+      allowedIps: p('allowedIps'), scopes: p('scopes'), platform: p('platform'), deviceId: p('deviceId'),
+    }).returning().prepare();
+    this.logStmt = db.insert(changes).values({ accountId: p('accountId'), kind: p('kind'), recordId: p('recordId'), op: p('op') }).prepare();
+    this.credentialsStmt = db.select().from(credentials)
+      .where(and(eq(credentials.accountId, sql.placeholder('accountId')), eq(credentials.kind, sql.placeholder('kind'))))
+      .orderBy(asc(credentials.id)).prepare();
+    // Maintained by triggers on credentials (drizzle/0001_credential_counts.sql): O(1) instead of an index scan.
+    this.countStmt = client.prepare('SELECT n FROM credential_counts WHERE account_id = ? AND kind = ?').pluck();
     this.stateStmt = db.select({ seq: max(changes.seq) }).from(changes)
       .where(and(eq(changes.accountId, sql.placeholder('accountId')), eq(changes.kind, sql.placeholder('kind')))).prepare();
   }
@@ -89,11 +151,11 @@ class SqliteStore implements Store {
   }
 
   accountById(id: number): AccountRow | undefined {
-    return this.db.select().from(accounts).where(eq(accounts.id, id)).get();
+    return this.accountByIdStmt.get({ id });
   }
 
   accountByLogin(login: string): AccountRow | undefined {
-    return this.db.select().from(accounts).where(eq(accounts.login, login)).get();
+    return this.accountByLoginStmt.get({ login });
   }
 
   listAccounts(): AccountRow[] {
@@ -118,28 +180,33 @@ class SqliteStore implements Store {
   }
 
   credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null): CredentialRow[] {
-    const where = [eq(credentials.accountId, accountId), eq(credentials.kind, kind)];
-    if (ids) where.push(inArray(credentials.id, [...ids]));
-    return this.db.select().from(credentials).where(and(...where)).orderBy(asc(credentials.id)).all().map(toRow);
+    if (ids === null) return this.credentialsStmt.all({ accountId, kind }).map(toRow);
+    if (ids.length === 1) {
+      const r = this.credentialByIdStmt.get({ id: ids[0], accountId, kind });
+      return r ? [toRow(r)] : [];
+    }
+    return this.db.select().from(credentials)
+      .where(and(eq(credentials.accountId, accountId), eq(credentials.kind, kind), inArray(credentials.id, [...ids])))
+      .orderBy(asc(credentials.id)).all().map(toRow);
   }
 
   countCredentials(accountId: number, kind: CredentialKind): number {
-    return this.db.select({ n: count() }).from(credentials)
-      .where(and(eq(credentials.accountId, accountId), eq(credentials.kind, kind))).get()?.n ?? 0;
+    return (this.countStmt.get(accountId, kind) as number | undefined) ?? 0;
   }
 
   private log(accountId: number, kind: CredentialKind, recordId: number, op: ChangeRow['op']): void {
-    this.db.insert(changes).values({ accountId, kind, recordId, op }).run();
+    this.logStmt.run({ accountId, kind, recordId, op });
   }
 
   insertCredential(c: NewCredential): CredentialRow {
     return this.transaction(() => {
-      const row = this.db.insert(credentials).values({
+      const row = this.insertStmt.get({
         ...c,
         permissions: JSON.stringify(c.permissions),
         allowedIps: JSON.stringify(c.allowedIps),
         scopes: c.scopes === null ? null : JSON.stringify(c.scopes),
-      }).returning().get();
+      });
+      if (!row) throw new Error('insert returned no row');
       this.log(c.accountId, c.kind, row.id, 'created');
       return toRow(row);
     });
@@ -210,7 +277,20 @@ class SqliteStore implements Store {
   }
 
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): number[] {
-    return this.db.select({ id: credentials.id }).from(credentials).where(this.scope(accountId, kind, filter))
-      .orderBy(...orderSql(sort)).limit(limit).offset(offset).all().map((r) => r.id);
+    const params: number[] = [];
+    const where = filter ? ` AND ${filterText(filter, params)}` : '';
+    const text = `SELECT id FROM credentials WHERE account_id = ? AND kind = ?${where} ORDER BY ${orderText(sort)} LIMIT ? OFFSET ?`;
+    return this.cachedPluck(text).all(accountId, kind, ...params, limit, offset) as number[];
+  }
+
+  /** A compiled single-column statement for this SQL text (a bounded cache: filters may take many shapes). */
+  private cachedPluck(text: string): Database.Statement {
+    let stmt = this.statements.get(text);
+    if (!stmt) {
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
+      stmt = this.client.prepare(text).pluck();
+      this.statements.set(text, stmt);
+    }
+    return stmt;
   }
 }

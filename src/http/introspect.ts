@@ -4,6 +4,7 @@ import { effectivePermissions, rolePermissions } from '../auth/permissions.js';
 import { derivedScopes } from '../credentials/scopes.js';
 import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
+import { readBody } from './body.js';
 import { clientIp } from './client-ip.js';
 
 /** The permission each mail service needs (Dovecot's service names; Postfix says smtp). */
@@ -12,6 +13,9 @@ const SERVICE_PERMISSION: Record<string, string> = {
 };
 const MAIL_PERMISSIONS = Object.values(SERVICE_PERMISSION);
 const MAX_TOKEN = 512;
+/** A form with a token, a client id and secret, a username: far below this. */
+const MAX_BODY = 16 * 1024;
+const utf8 = new TextDecoder();
 
 const holdsInternal = (p: Principal) => p.credential?.scopes?.includes('internal') === true;
 
@@ -54,7 +58,9 @@ export function introspectRoutes(services: Services): Hono {
     if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
       return c.json({ error: 'invalid_request', error_description: 'Send application/x-www-form-urlencoded with a token field' }, 400);
     }
-    const form = new URLSearchParams(await c.req.text());
+    const raw = await readBody(c, MAX_BODY);
+    if (!raw) return c.json({ error: 'invalid_request', error_description: `The body is larger than ${MAX_BODY} bytes` }, 413);
+    const form = new URLSearchParams(utf8.decode(raw));
     const token = form.get('token');
     if (!token) return c.json({ error: 'invalid_request', error_description: 'token is required' }, 400);
     c.header('Cache-Control', 'no-store');

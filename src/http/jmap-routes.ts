@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { STALWART_CAPABILITY } from '../credentials/jmap-type.js';
 import { parseRequest } from '../jmap/envelope.js';
 import { RequestError } from '../jmap/errors.js';
@@ -8,6 +7,7 @@ import type { Caller } from '../jmap/types.js';
 import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import { requireAuth, type AppEnv } from './auth-middleware.js';
+import { readBody } from './body.js';
 import { problem } from './problem.js';
 
 /** The JMAP face: Session resource and API endpoint (POST /api, with /jmap as Stalwart's alias). */
@@ -56,7 +56,8 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
     const { principal } = c.var;
     const caller: Caller = { accountId: encodeId(principal.account.id), username: principal.account.login, permissions: principal.permissions };
     try {
-      const body = new Uint8Array(await c.req.arrayBuffer());
+      const body = await readBody(c, config.limits.maxSizeRequest);
+      if (!body) return limitError(c);
       const request = parseRequest(body, c.req.header('content-type'));
       const response = await jmap.process(request, caller, stateFor(c));
       return c.json(response);
@@ -67,8 +68,14 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
       throw err;
     }
   };
+  // A declared length over the limit is refused before authentication; a chunked body is counted as it is read.
+  const declaredSize = async (c: Context<AppEnv>, next: () => Promise<void>) => {
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && Number(declared) > config.limits.maxSizeRequest) return limitError(c);
+    await next();
+  };
   for (const path of ['/api', '/jmap', '/jmap/']) {
-    app.post(path, bodyLimit({ maxSize: config.limits.maxSizeRequest, onError: limitError }), auth, api);
+    app.post(path, declaredSize, auth, api);
     app.on(['GET', 'PUT', 'PATCH', 'DELETE'], path, (c) => {
       c.header('Allow', 'POST');
       return problem(c, 405, 'The JMAP API endpoint only accepts POST');

@@ -45,54 +45,57 @@ export function standardSet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject,
     if (cid.length === 0 || cid.length > MAX_CREATION_ID) throw new MethodError('invalidArguments', 'Creation ids must be 1 to 255 characters');
   }
 
-  const oldState = type.state(accountId);
-  if (args.ifInState != null && args.ifInState !== oldState) throw new MethodError('stateMismatch');
+  const run = (): JsonObject => {
+    const oldState = type.state(accountId);
+    if (args.ifInState != null && args.ifInState !== oldState) throw new MethodError('stateMismatch');
 
-  const created: [string, JsonValue][] = [];
-  const notCreated: [string, JsonValue][] = [];
-  for (const [cid, value] of create) {
-    const result = createOne(type, ctx, accountId, value);
-    if ('type' in result) {
-      notCreated.push([cid, errorJson(result)]);
-    } else {
-      ctx.createdIds.set(cid, result.id);
-      created.push([cid, { id: result.id, ...result.reported }]);
+    const created: [string, JsonValue][] = [];
+    const notCreated: [string, JsonValue][] = [];
+    for (const [cid, value] of create) {
+      const result = createOne(type, ctx, accountId, value);
+      if ('type' in result) {
+        notCreated.push([cid, errorJson(result)]);
+      } else {
+        ctx.createdIds.set(cid, result.id);
+        created.push([cid, { id: result.id, ...result.reported }]);
+      }
     }
-  }
 
-  const resolve = (id: string) => (id.startsWith('#') ? ctx.createdIds.get(id.slice(1)) ?? id : id);
-  const destroyIds = [...new Set(destroy.map(resolve))];
-  const updated: [string, JsonValue][] = [];
-  const notUpdated: [string, JsonValue][] = [];
-  for (const [key, patch] of update) {
-    const id = resolve(key);
-    const willDestroy = destroyIds.includes(id) && type.read(accountId, [id]).length > 0;
-    const result = willDestroy
-      ? { type: 'willDestroy', description: 'The record is destroyed in the same call' }
-      : updateOne(type, ctx, accountId, id, patch);
-    if (result !== null && 'type' in result) notUpdated.push([id, errorJson(result as SetError)]);
-    else updated.push([id, result]);
-  }
+    const resolve = (id: string) => (id.startsWith('#') ? ctx.createdIds.get(id.slice(1)) ?? id : id);
+    const destroyIds = [...new Set(destroy.map(resolve))];
+    const updated: [string, JsonValue][] = [];
+    const notUpdated: [string, JsonValue][] = [];
+    for (const [key, patch] of update) {
+      const id = resolve(key);
+      const willDestroy = destroyIds.includes(id) && type.read(accountId, [id]).length > 0;
+      const result = willDestroy
+        ? { type: 'willDestroy', description: 'The record is destroyed in the same call' }
+        : updateOne(type, ctx, accountId, id, patch);
+      if (result !== null && 'type' in result) notUpdated.push([id, errorJson(result as SetError)]);
+      else updated.push([id, result]);
+    }
 
-  const destroyed: string[] = [];
-  const notDestroyed: [string, JsonValue][] = [];
-  for (const id of destroyIds) {
-    const error = type.read(accountId, [id]).length === 0 ? { type: 'notFound' } : type.destroy(ctx, accountId, id);
-    if (error) notDestroyed.push([id, errorJson(error)]);
-    else destroyed.push(id);
-  }
+    const destroyed: string[] = [];
+    const notDestroyed: [string, JsonValue][] = [];
+    for (const id of destroyIds) {
+      const error = type.read(accountId, [id]).length === 0 ? { type: 'notFound' } : type.destroy(ctx, accountId, id);
+      if (error) notDestroyed.push([id, errorJson(error)]);
+      else destroyed.push(id);
+    }
 
-  return {
-    accountId,
-    oldState,
-    newState: type.state(accountId),
-    created: mapOrNull(created),
-    updated: mapOrNull(updated),
-    destroyed: destroyed.length > 0 ? destroyed : null,
-    notCreated: mapOrNull(notCreated),
-    notUpdated: mapOrNull(notUpdated),
-    notDestroyed: mapOrNull(notDestroyed),
+    return {
+      accountId,
+      oldState,
+      newState: type.state(accountId),
+      created: mapOrNull(created),
+      updated: mapOrNull(updated),
+      destroyed: destroyed.length > 0 ? destroyed : null,
+      notCreated: mapOrNull(notCreated),
+      notUpdated: mapOrNull(notUpdated),
+      notDestroyed: mapOrNull(notDestroyed),
+    };
   };
+  return type.batch ? type.batch(run) : run();
 }
 
 function createOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, value: JsonObject): { id: string; reported: JsonObject } | SetError {

@@ -53,6 +53,11 @@ export interface StandardType<Input, Condition> {
   /** Stores an update; returns properties the server changed on its own (null if none). */
   update(ctx: MethodContext, accountId: string, id: string, input: Input, existing: JsonObject): JsonObject | null | SetError;
   destroy(ctx: MethodContext, accountId: string, id: string): SetError | undefined;
+  /**
+   * Runs the writes of one /set call as a unit (one transaction, so 500 creates commit once and a crash
+   * half-way changes nothing). Optional: without it each write stands alone.
+   */
+  batch?<T>(fn: () => T): T;
 
   /** Change-log rows after `sinceState`; undefined when that state cannot be served. */
   changesSince(accountId: string, sinceState: string, maxRows: number): ChangeEntry[] | undefined;
