@@ -6,12 +6,14 @@ const PREFIX = 'JMAP_KEYS_';
 const intFrom = (min: number, max: number) =>
   v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number), v.minValue(min), v.maxValue(max));
 
+const HostName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+$/, 'must be a host name'));
+
 const Bool = v.pipe(v.picklist(['true', 'false', '1', '0', 'yes', 'no']), v.transform((b) => b === 'true' || b === '1' || b === 'yes'));
 
 /** Host, ports and on/off switch of one mail protocol, as the REST connectionInfo shows them. */
 function protocolSettings<P extends string>(p: P, port: string, securePort: string) {
   return {
-    [`${p}_HOST`]: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+$/, 'must be a host name'))),
+    [`${p}_HOST`]: v.optional(HostName),
     [`${p}_PORT`]: v.optional(intFrom(1, 65535), port),
     [`${p}_SECURE_PORT`]: v.optional(intFrom(1, 65535), securePort),
     [`${p}_ENABLED`]: v.optional(Bool, 'true'),
@@ -43,7 +45,7 @@ const ConfigSchema = v.strictObject({
   REST_READS_PER_WINDOW: v.optional(intFrom(1, 1_000_000), '120'),
   REST_WRITES_PER_WINDOW: v.optional(intFrom(1, 1_000_000), '30'),
   REST_WINDOW_SECONDS: v.optional(intFrom(1, 86_400), '60'),
-  MAIL_HOSTNAME: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+$/, 'must be a host name'))),
+  MAIL_HOSTNAME: v.optional(HostName),
   ...protocolSettings('SMTP', '587', '465'),
   ...protocolSettings('IMAP', '143', '993'),
   ...protocolSettings('POP3', '110', '995'),
