@@ -2,7 +2,7 @@
  * Summarises a V8 CPU profile (`node --cpu-prof`, or `npm run bench -- --cpu-prof DIR`): self time by function
  * and by package/file, so the hot path shows without opening DevTools.
  *
- *   npx tsx bench/profile-summary.ts DIR/server-1000000.cpuprofile [--top 30]
+ *   npx tsx bench/profile-summary.ts DIR/server-1000000.cpuprofile [--top 30] [--all]
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -30,14 +30,21 @@ export function groupOf(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-export function summarise(profile: Profile, top = 25): string {
+function byIdName(profile: Profile, id: number): string | undefined {
+  return profile.nodes.find((n) => n.id === id)?.callFrame.functionName;
+}
+
+/** `all`: inclusive time of every function, not only this repository's. */
+export function summarise(profile: Profile, top = 25, all = false): string {
   const self = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i] as number;
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  // Percentages are of busy time: the server idles while the baselines are measured.
+  const idle = [...self].filter(([id]) => byIdName(profile, id) === '(idle)').reduce((a, [, us]) => a + us, 0);
+  const total = [...self.values()].reduce((a, b) => a + b, 0) - idle;
   const byFunction = new Map<string, number>();
   const byGroup = new Map<string, number>();
   for (const [id, us] of self) {
@@ -67,7 +74,7 @@ export function summarise(profile: Profile, top = 25): string {
     const { functionName, url, lineNumber } = node.callFrame;
     const group = groupOf(url);
     const key = `${functionName || '(anonymous)'} ${group}:${lineNumber + 1}`;
-    const mine = group.startsWith('src/') && !onPath.has(key);
+    const mine = (all || group.startsWith('src/')) && !onPath.has(key);
     if (mine) {
       inclusive.set(key, (inclusive.get(key) ?? 0) + sizeOf(id));
       onPath.add(key);
@@ -78,24 +85,24 @@ export function summarise(profile: Profile, top = 25): string {
   const root = profile.nodes[0];
   if (root) walk(root.id, new Set());
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)} %`;
-  const lines = [`total ${(total / 1e6).toFixed(2)} s sampled`, '', 'self time by package / file:'];
+  const lines = [`${(total / 1e6).toFixed(2)} s busy (${(idle / 1e6).toFixed(2)} s idle left out); percentages are of busy time`, '', 'self time by package / file:'];
   for (const [g, us] of [...byGroup].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${g}`);
   lines.push('', 'self time by function:');
   for (const [f, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${f}`);
-  lines.push('', 'inclusive time of src/ functions:');
+  lines.push('', all ? 'inclusive time of every function:' : 'inclusive time of src/ functions:');
   for (const [f, us] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${f}`);
   return lines.join('\n');
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, all: { type: 'boolean', default: false } } });
   if (positionals.length === 0) {
     console.error('usage: profile-summary.ts FILE.cpuprofile [--top N]');
     process.exit(2);
   }
   for (const file of positionals) {
     console.log(`# ${file}`);
-    console.log(summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, Number(values.top)));
+    console.log(summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, Number(values.top), values.all));
   }
 }

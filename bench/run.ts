@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Request } from 'autocannon';
-import { peakRss, startBaselineChild, startServerChild, type Child } from './child.js';
+import { cpuMs, peakRss, startBaselineChild, startServerChild, type Child } from './child.js';
 import { loadConfig } from '../src/config.js';
 import { BENCH_SECRET, generateDataset, type Dataset } from './dataset.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
@@ -48,6 +48,8 @@ export interface Measurement {
   timeouts: number;
   mismatches: number;
   statusCodes: Record<string, number>;
+  /** CPU time of the target process per 2xx response, in µs (undefined without /proc). */
+  cpuUsPerReq?: number;
 }
 
 export interface RunResult {
@@ -116,7 +118,7 @@ function serverEnv(dir: string, d: Dataset): Record<string, string> {
 const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number);
 
 /** One autocannon run; latency percentiles come from every 2xx response time (autocannon's own histogram is whole ms). */
-async function measure(target: Target, url: string, requests: Request[], opts: BenchOptions, duration: number, scenario: Scenario): Promise<Measurement> {
+async function measure(target: Target, url: string, pid: number, requests: Request[], opts: BenchOptions, duration: number, scenario: Scenario): Promise<Measurement> {
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   const instance = autocannon({
@@ -137,7 +139,9 @@ async function measure(target: Target, url: string, requests: Request[], opts: B
     }
     latencies[n++] = ms;
   });
+  const cpu0 = cpuMs(pid);
   const r = await instance;
+  const cpu1 = cpuMs(pid);
   const sorted = latencies.subarray(0, n).sort();
   const statusCodes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(r.statusCodeStats)) statusCodes[code] = count;
@@ -152,6 +156,7 @@ async function measure(target: Target, url: string, requests: Request[], opts: B
     timeouts: r.timeouts,
     mismatches: r.mismatches,
     statusCodes,
+    ...(cpu0 !== undefined && cpu1 !== undefined && r['2xx'] > 0 ? { cpuUsPerReq: ((cpu1 - cpu0) * 1000) / r['2xx'] } : {}),
   };
 }
 
@@ -207,15 +212,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
             log(`[${fmtSize(size)}] ${scenario.name}: ${probed.status}${probed.detail ? ` — ${probed.detail}` : ''}`);
             continue;
           }
-          const targets: [Target, string][] = [['raw', baselines.raw.url], ['hono', baselines.hono.url], ['server', server.url]];
+          const targets: [Target, string, number][] = [['raw', baselines.raw.url, baselines.raw.pid], ['hono', baselines.hono.url, baselines.hono.pid], ['server', server.url, server.pid]];
           if (opts.warmup > 0) {
-            for (const [target, url] of targets) await measure(target, url, requests, opts, opts.warmup, scenario);
+            for (const [target, url, pid] of targets) await measure(target, url, pid, requests, opts, opts.warmup, scenario);
           }
           for (let run = 1; run <= opts.runs; run++) {
             const m = {} as Record<Target, Measurement>;
-            for (const [target, url] of targets) m[target] = await measure(target, url, requests, opts, opts.duration, scenario);
+            for (const [target, url, pid] of targets) m[target] = await measure(target, url, pid, requests, opts, opts.duration, scenario);
             result.runs.push({ run, server: m.server, raw: m.raw, hono: m.hono });
-            log(`[${fmtSize(size)}] ${scenario.name} #${run}: ${fmtInt(m.server.reqPerSec)} req/s (raw ${fmtInt(m.raw.reqPerSec)}, hono ${fmtInt(m.hono.reqPerSec)})`);
+            log(`[${fmtSize(size)}] ${scenario.name} #${run}: ${fmtInt(m.server.reqPerSec)} req/s, ${fmtUs(m.server.cpuUsPerReq)} µs CPU/req (raw ${fmtInt(m.raw.reqPerSec)}, ${fmtUs(m.raw.cpuUsPerReq)} µs; hono ${fmtInt(m.hono.reqPerSec)}, ${fmtUs(m.hono.cpuUsPerReq)} µs)`);
           }
         }
         sizes.push({ size, generationMs: dataset.ms, rows: dataset.rows, startupMs, peakRssBytes: peakRss(server.pid), scenarios: results });
@@ -245,6 +250,7 @@ function fmtSize(n: number): string {
   return String(n);
 }
 const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
+const fmtUs = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(0));
 const fmtMs = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 const fmtRatio = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
 const fmtMb = (b: number | undefined) => (b === undefined ? 'n/a' : `${Math.round(b / 1024 / 1024)} MB`);
@@ -273,25 +279,25 @@ export function renderMarkdown(report: BenchReport): string {
   const lines: string[] = [];
   lines.push(`Settings: ${o.connections} connections, ${o.duration} s per measurement, ${o.runs} run(s), ${o.warmup} s warm-up; load generator (autocannon) in the bench process, each server in its own process.`);
   lines.push('');
-  lines.push('| scenario | keys | run | req/s | p50 ms | p99 ms | raw node:http req/s | × raw | bare Hono req/s | × Hono | notes |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| scenario | keys | run | req/s | p50 ms | p99 ms | raw node:http req/s | × raw | bare Hono req/s | × Hono | CPU µs/req server / raw / Hono | notes |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   const byScenario = new Map<string, ScenarioResult[]>();
   for (const size of report.sizes) for (const s of size.scenarios) byScenario.set(s.scenario, [...(byScenario.get(s.scenario) ?? []), s]);
   for (const [name, results] of byScenario) {
     for (const s of results) {
       const keys = fmtSize(s.size);
       if (s.status === 'not-implemented') {
-        lines.push(`| ${name} | ${keys} | – | n/a (not implemented) | | | | | | | |`);
+        lines.push(`| ${name} | ${keys} | – | n/a (not implemented) | | | | | | | | |`);
         continue;
       }
       if (s.status === 'failed') {
-        lines.push(`| ${name} | ${keys} | – | FAILED | | | | | | | ${(s.detail ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 200)} |`);
+        lines.push(`| ${name} | ${keys} | – | FAILED | | | | | | | | ${(s.detail ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 200)} |`);
         continue;
       }
       for (const r of s.runs) {
         const notes = problems(r.server).concat(problems(r.raw).map((p) => `raw: ${p}`), problems(r.hono).map((p) => `hono: ${p}`));
         if (s.createsPerCall) notes.unshift(`${fmtInt(r.server.reqPerSec * s.createsPerCall)} keys created/s${s.probeMs !== undefined && r.run === 1 ? `; one unloaded call ${fmtMs(s.probeMs)} ms` : ''}`);
-        lines.push(`| ${name} | ${keys} | ${r.run} | ${fmtInt(r.server.reqPerSec)} | ${fmtMs(r.server.p50)} | ${fmtMs(r.server.p99)} | ${fmtInt(r.raw.reqPerSec)} | ${fmtRatio(r.server.reqPerSec / r.raw.reqPerSec)} | ${fmtInt(r.hono.reqPerSec)} | ${fmtRatio(r.server.reqPerSec / r.hono.reqPerSec)} | ${notes.join('; ')} |`);
+        lines.push(`| ${name} | ${keys} | ${r.run} | ${fmtInt(r.server.reqPerSec)} | ${fmtMs(r.server.p50)} | ${fmtMs(r.server.p99)} | ${fmtInt(r.raw.reqPerSec)} | ${fmtRatio(r.server.reqPerSec / r.raw.reqPerSec)} | ${fmtInt(r.hono.reqPerSec)} | ${fmtRatio(r.server.reqPerSec / r.hono.reqPerSec)} | ${fmtUs(r.server.cpuUsPerReq)} / ${fmtUs(r.raw.cpuUsPerReq)} / ${fmtUs(r.hono.cpuUsPerReq)} | ${notes.join('; ')} |`);
       }
     }
   }
