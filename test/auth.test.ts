@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipAllowed, normalizeMask } from '../src/auth/ipmask.js';
 import { basic, bearer, startTestServer, type TestServer } from './helpers/server.js';
@@ -44,6 +45,51 @@ describe('credentials on the wire', () => {
     const secret = made.body.methodResponses[0][1].created.k.secret;
     const res = await fetch(`${s.url}/jmap/session`, { headers: { Authorization: bearer(secret), 'X-Forwarded-For': '203.0.113.7' } });
     expect(res.status).toBe(403);
+  });
+});
+
+describe('verified credentials are reused only while nothing changed', () => {
+  let s: TestServer;
+  beforeAll(async () => { s = await startTestServer(); });
+  afterAll(async () => { await s.stop(); });
+
+  it('sees changes written by another process at once, and never accepts another secret with the same locator', async () => {
+    const made = await s.api(bearer(s.adminToken), [['x:ApiKey/set', { create: { k: { description: 'cached' } } }, 'c']]);
+    const { id, secret } = made.body.methodResponses[0][1].created.k as { id: string; secret: string };
+    const locator = secret.slice(4, 16);
+    const status = async (token = secret) => (await fetch(`${s.url}/jmap/session`, { headers: { Authorization: bearer(token) } })).status;
+    expect(await status()).toBe(200);
+    expect(await status()).toBe(200); // now from the cache
+    // Same locator, other secret: the cached digest must not open it.
+    const forged = secret.slice(0, 16) + (secret[16] === 'A' ? 'B' : 'A') + secret.slice(17);
+    expect(await status(forged)).toBe(401);
+    expect(await status()).toBe(200);
+
+    // Another connection to the same file, as the CLI's local commands or an operator's sqlite3 shell would be.
+    const other = new Database(s.services.config.dbFile);
+    try {
+      const set = (sql: string) => other.prepare(sql.replace('WHERE', 'WHERE locator = ? AND')).run(locator);
+      set("UPDATE credentials SET expires_at = 1 WHERE 1");
+      expect(await status()).toBe(401);
+      set("UPDATE credentials SET expires_at = NULL WHERE 1");
+      expect(await status()).toBe(200);
+      set(`UPDATE credentials SET allowed_ips = '["10.0.0.0/8"]' WHERE 1`);
+      expect(await status()).toBe(403);
+      set(`UPDATE credentials SET allowed_ips = '[]' WHERE 1`);
+      expect(await status()).toBe(200);
+      set("DELETE FROM credentials WHERE 1");
+      expect(await status()).toBe(401);
+    } finally {
+      other.close();
+    }
+
+    // And through this server: a destroyed key fails on its next use.
+    const again = await s.api(bearer(s.adminToken), [['x:ApiKey/set', { create: { k: { description: 'cached 2' } } }, 'c']]);
+    const k2 = again.body.methodResponses[0][1].created.k as { id: string; secret: string };
+    expect(await status(k2.secret)).toBe(200);
+    await s.api(bearer(s.adminToken), [['x:ApiKey/set', { destroy: [k2.id] }, 'c']]);
+    expect(await status(k2.secret)).toBe(401);
+    expect(id).not.toBe(k2.id);
   });
 });
 

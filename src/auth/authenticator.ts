@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { allowsApi } from '../credentials/scopes.js';
 import type { AccountRow, CredentialRow, Store } from '../db/store.js';
 import { nowSeconds } from '../util/utcdate.js';
@@ -31,12 +31,33 @@ const UNAUTHORIZED: AuthFailure = { status: 401, detail: 'You have to authentica
 const FORBIDDEN: AuthFailure = { status: 403, detail: 'You do not have enough permissions to access this resource.' };
 const PASSWORD_CACHE_MS = 60_000;
 const PASSWORD_CACHE_MAX = 10_000;
+const VERIFIED_MAX = 10_000;
+
+/** What a successful token check read from the store, reusable while the store's version holds. */
+interface Verified {
+  version: number;
+  credential: CredentialRow;
+  account: AccountRow;
+  permissions: ReadonlySet<string>;
+  /**
+   * SHA-256 of the token once it has matched the stored HMAC: the next presentations are compared with this
+   * in constant time (a plain hash is a third of the HMAC's cost; 168 random bits need no key against guessing).
+   * Memory only; the database keeps the keyed hash alone.
+   */
+  seen?: Buffer;
+}
 
 /** Checks a credential on every use: existence, secret, expiry, allowed IPs, and the authenticate right. */
 export class Authenticator {
   /** Recently verified account passwords, keyed by an HMAC of login:password, so Basic auth avoids scrypt on every call. */
   private readonly passwordCache = new Map<string, { accountId: number; passwordHash: string; until: number }>();
   private readonly cacheKey = randomBytes(32);
+  /**
+   * Rows of recently verified credentials by locator. An entry is used only under the store version it was read
+   * at, so any revocation, edit, expiry change or account change (from this process or another) is seen by the
+   * next request; the secret, expiry and IP mask are still checked on every use.
+   */
+  private readonly verified = new Map<string, Verified>();
 
   constructor(
     private readonly store: Store,
@@ -113,19 +134,41 @@ export class Authenticator {
   verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable = () => true): AuthResult {
     const parsed = parseToken(token);
     if (!parsed || !kinds.includes(parsed.kind)) return { ok: false, ...UNAUTHORIZED };
-    const credential = this.store.credentialByLocator(parsed.locator);
-    if (!credential || credential.kind !== parsed.kind || !this.hasher.matches(token, credential.secretHash)) {
-      return { ok: false, ...UNAUTHORIZED };
-    }
+    const entry = this.lookup(parsed.locator);
+    if (!entry) return { ok: false, ...UNAUTHORIZED };
+    const { credential, account, permissions } = entry;
+    if (credential.kind !== parsed.kind || !this.secretMatches(entry, token)) return { ok: false, ...UNAUTHORIZED };
     const now = nowSeconds();
     if (credential.expiresAt !== null && credential.expiresAt <= now) return { ok: false, ...UNAUTHORIZED };
-    const account = this.store.accountById(credential.accountId);
-    if (!account) return { ok: false, ...UNAUTHORIZED };
     if (!ipAllowed(credential.allowedIps, clientIp)) return { ok: false, ...FORBIDDEN };
-    const permissions = effectivePermissions(rolePermissions(account.role), credential.permissionsMode, credential.permissions);
     if (!permissions.has('authenticate')) return { ok: false, ...FORBIDDEN };
     if (!usable(credential, permissions)) return { ok: false, ...UNAUTHORIZED };
     this.lastUsed.record(credential.id, now, credential.lastUsedAt);
     return { ok: true, principal: { account, permissions, credential } };
+  }
+
+  private secretMatches(entry: Verified, token: string): boolean {
+    if (entry.seen) return timingSafeEqual(hash('sha256', token, 'buffer'), entry.seen);
+    if (!this.hasher.matches(token, entry.credential.secretHash)) return false;
+    entry.seen = hash('sha256', token, 'buffer');
+    return true;
+  }
+
+  /** The credential with this locator, its account and effective permissions: cached, or read and cached. */
+  private lookup(locator: string): Verified | undefined {
+    const version = this.store.version();
+    const cached = this.verified.get(locator);
+    if (cached?.version === version) return cached;
+    const credential = this.store.credentialByLocator(locator);
+    const account = credential && this.store.accountById(credential.accountId);
+    if (!credential || !account) {
+      this.verified.delete(locator);
+      return undefined;
+    }
+    const permissions = effectivePermissions(rolePermissions(account.role), credential.permissionsMode, credential.permissions);
+    const entry: Verified = { version, credential, account, permissions };
+    if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+    this.verified.set(locator, entry);
+    return entry;
   }
 }

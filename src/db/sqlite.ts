@@ -115,6 +115,10 @@ class SqliteStore implements Store {
   private readonly logStmt;
   /** /query statements by SQL text. */
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly dataVersionStmt;
+  private generation = 0;
+  private seenDataVersion = -1;
+  private foreignChecked = false;
 
   constructor(private readonly db: Db, private readonly client: Database.Database) {
     this.byLocator = db.select().from(credentials).where(eq(credentials.locator, sql.placeholder('locator'))).prepare();
@@ -134,6 +138,8 @@ class SqliteStore implements Store {
       .orderBy(asc(credentials.id)).prepare();
     // Maintained by triggers on credentials (drizzle/0001_credential_counts.sql): O(1) instead of an index scan.
     this.countStmt = client.prepare('SELECT n FROM credential_counts WHERE account_id = ? AND kind = ?').pluck();
+    // Changes when another connection (another process) commits: the cheapest complete test for foreign writes.
+    this.dataVersionStmt = client.prepare('PRAGMA data_version').pluck();
     this.stateStmt = db.select({ seq: max(changes.seq) }).from(changes)
       .where(and(eq(changes.accountId, sql.placeholder('accountId')), eq(changes.kind, sql.placeholder('kind')))).prepare();
   }
@@ -144,6 +150,26 @@ class SqliteStore implements Store {
 
   close(): void {
     this.client.close();
+  }
+
+  version(): number {
+    // Once per event-loop turn: the requests handled in one turn arrived together, and the pragma takes SQLite's
+    // shared-memory read lock (two fcntl calls), which costs more than the rest of a cached credential check.
+    if (!this.foreignChecked) {
+      this.foreignChecked = true;
+      setImmediate(() => { this.foreignChecked = false; });
+      const foreign = this.dataVersionStmt.get() as number;
+      if (foreign !== this.seenDataVersion) {
+        this.seenDataVersion = foreign;
+        this.generation++;
+      }
+    }
+    return this.generation;
+  }
+
+  /** Our own writes: bumped before they commit, so nothing read after them is cached under an older version. */
+  private changed(): void {
+    this.generation++;
   }
 
   countAccounts(): number {
@@ -163,14 +189,17 @@ class SqliteStore implements Store {
   }
 
   createAccount(account: Omit<AccountRow, 'id'>): AccountRow {
+    this.changed();
     return this.db.insert(accounts).values(account).returning().get();
   }
 
   setAccountPassword(id: number, passwordHash: string): boolean {
+    this.changed();
     return this.db.update(accounts).set({ passwordHash }).where(eq(accounts.id, id)).run().changes > 0;
   }
 
   deleteAccount(id: number): boolean {
+    this.changed();
     return this.db.delete(accounts).where(eq(accounts.id, id)).run().changes > 0;
   }
 
@@ -199,6 +228,7 @@ class SqliteStore implements Store {
   }
 
   insertCredential(c: NewCredential): CredentialRow {
+    this.changed();
     return this.transaction(() => {
       const row = this.insertStmt.get({
         ...c,
@@ -213,6 +243,7 @@ class SqliteStore implements Store {
   }
 
   updateCredential(accountId: number, kind: CredentialKind, id: number, ch: CredentialChanges): boolean {
+    this.changed();
     return this.transaction(() => {
       const set: Partial<RawCredential> = {};
       if (ch.description !== undefined) set.description = ch.description;
@@ -230,6 +261,7 @@ class SqliteStore implements Store {
   }
 
   deleteCredential(accountId: number, kind: CredentialKind, id: number): boolean {
+    this.changed();
     return this.transaction(() => {
       const done = this.db.delete(credentials)
         .where(and(eq(credentials.id, id), eq(credentials.accountId, accountId), eq(credentials.kind, kind))).run().changes > 0;

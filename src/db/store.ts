@@ -59,6 +59,12 @@ export interface ChangeRow {
 export interface Store {
   transaction<T>(fn: () => T): T;
   close(): void;
+  /**
+   * A number that changes whenever accounts or credentials may have changed, through this store or through
+   * another process writing the same database (the CLI's local commands do). What is cached under one version is
+   * valid while the version holds. Last-use stamps do not change it.
+   */
+  version(): number;
 
   countAccounts(): number;
   accountById(id: number): AccountRow | undefined;
