@@ -3,6 +3,7 @@ import type { Principal } from '../auth/authenticator.js';
 import type { Services } from '../services.js';
 import { cookieAuth } from '../web/session.js';
 import { clientIp } from './client-ip.js';
+import { header as requestHeader } from './headers.js';
 import { problem } from './problem.js';
 
 export interface AppEnv {
@@ -21,7 +22,7 @@ const asProblem: AuthErrorRenderer = (c, status, detail) => problem(c, status, d
 export function requireAuth(services: Services, render: AuthErrorRenderer = asProblem): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const ip = clientIp(c, services.config.trustedProxies);
-    const header = c.req.header('authorization');
+    const header = requestHeader(c, 'authorization');
     // The web page's session cookie (src/web/session.ts), only when no Authorization header is sent.
     const byCookie = header === undefined ? await cookieAuth(services, c) : undefined;
     const result = byCookie ?? await services.authenticator.authenticate(header, ip);

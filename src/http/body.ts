@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
+import { incomingOf } from './headers.js';
 
 /**
  * A request body, or undefined when it is larger than `maxSize` bytes. When @hono/node-server serves the app it
@@ -8,7 +8,7 @@ import type { Context } from 'hono';
  * more than the rest of a small call. Elsewhere (app.request() in tests) it takes the standard path.
  */
 export async function readBody(c: Context, maxSize: number): Promise<Uint8Array | undefined> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = incomingOf(c);
   if (!incoming || incoming.readableDidRead) {
     const body = new Uint8Array(await c.req.arrayBuffer());
     return body.byteLength > maxSize ? undefined : body;

@@ -1,6 +1,7 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { ipAllowed, parseClientAddress } from '../auth/ipmask.js';
+import { header } from './headers.js';
 
 /**
  * The client address: the socket's peer, or — only when that peer is a trusted proxy — the right-most
@@ -14,7 +15,7 @@ export function clientIp(c: Context, trustedProxies: readonly string[]): string 
     peer = undefined; // app.request() in tests has no socket
   }
   if (!peer || trustedProxies.length === 0 || !ipAllowed(trustedProxies, peer)) return peer;
-  const forwarded = c.req.header('x-forwarded-for');
+  const forwarded = header(c, 'x-forwarded-for');
   if (!forwarded) return peer;
   const hops = forwarded.split(',').map((h) => h.trim()).filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {

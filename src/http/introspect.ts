@@ -6,6 +6,7 @@ import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import { readBody } from './body.js';
 import { clientIp } from './client-ip.js';
+import { header } from './headers.js';
 
 /** The permission each mail service needs (Dovecot's service names; Postfix says smtp). */
 const SERVICE_PERMISSION: Record<string, string> = {
@@ -48,14 +49,14 @@ export function introspectRoutes(services: Services): Hono {
   };
 
   app.post('/internal/introspect', async (c) => {
-    const caller = await authenticator.authenticate(c.req.header('authorization'), clientIp(c, services.config.trustedProxies), internalBearer);
+    const caller = await authenticator.authenticate(header(c, 'authorization'), clientIp(c, services.config.trustedProxies), internalBearer);
     if (!caller.ok && caller.status === 429) {
       c.header('Retry-After', String(caller.retryAfter ?? 60));
       return c.json({ error: 'rate_limited', error_description: caller.detail }, 429);
     }
     if (!caller.ok || !holdsInternal(caller.principal)) return unauthorized(c);
 
-    if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    if (!(header(c, 'content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
       return c.json({ error: 'invalid_request', error_description: 'Send application/x-www-form-urlencoded with a token field' }, 400);
     }
     const raw = await readBody(c, MAX_BODY);
@@ -67,17 +68,17 @@ export function introspectRoutes(services: Services): Hono {
     const inactive = () => c.json({ active: false });
     if (token.length > MAX_TOKEN) return inactive();
 
-    const service = (c.req.header('x-dovecot-auth-service') ?? c.req.header('x-dovecot-auth-protocol'))?.toLowerCase();
+    const service = (header(c, 'x-dovecot-auth-service') ?? header(c, 'x-dovecot-auth-protocol'))?.toLowerCase();
     const needed = service === undefined ? undefined : SERVICE_PERMISSION[service];
     if (service !== undefined && !needed) return inactive();
     // The mail client's address, as the mail server saw it (never the mail server's own).
-    const mailClient = remoteAddress(c.req.header('x-dovecot-auth-remote'));
+    const mailClient = remoteAddress(header(c, 'x-dovecot-auth-remote'));
     const usable: Usable = (_cred, perms) => (needed ? perms.has(needed) : MAIL_PERMISSIONS.some((p) => perms.has(p)));
     const verdict = authenticator.verifyToken(token, mailClient, ['appPassword'], usable);
     if (!verdict.ok || !verdict.principal.credential) return inactive();
 
     const { account, credential } = verdict.principal;
-    const claimed = form.get('username') ?? c.req.header('x-dovecot-auth-user');
+    const claimed = form.get('username') ?? header(c, 'x-dovecot-auth-user');
     if (claimed && claimed.toLowerCase() !== account.login.toLowerCase()) return inactive();
     const scopes = credential.scopes
       ?? derivedScopes(effectivePermissions(rolePermissions(account.role), credential.permissionsMode, credential.permissions), credential.permissionsMode);

@@ -8,6 +8,7 @@ import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import { requireAuth, type AppEnv } from './auth-middleware.js';
 import { readBody } from './body.js';
+import { header } from './headers.js';
 import { problem } from './problem.js';
 
 /** The JMAP face: Session resource and API endpoint (POST /api, with /jmap as Stalwart's alias). */
@@ -58,7 +59,7 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
     try {
       const body = await readBody(c, config.limits.maxSizeRequest);
       if (!body) return limitError(c);
-      const request = parseRequest(body, c.req.header('content-type'));
+      const request = parseRequest(body, header(c, 'content-type'));
       const response = await jmap.process(request, caller, stateFor(c));
       return c.json(response);
     } catch (err) {
@@ -70,7 +71,7 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
   };
   // A declared length over the limit is refused before authentication; a chunked body is counted as it is read.
   const declaredSize = async (c: Context<AppEnv>, next: () => Promise<void>) => {
-    const declared = c.req.header('content-length');
+    const declared = header(c, 'content-length');
     if (declared !== undefined && Number(declared) > config.limits.maxSizeRequest) return limitError(c);
     await next();
   };
