@@ -60,6 +60,6 @@ describe('README walkthrough: the SMTP credentials curl examples, run as written
     expect(await sh(blocks[3] as string)).toBe('');
     expect((await fetch(`${s.url}/api/smtp-credentials/${rotated.id}`, { headers: { Authorization: bearer(s.adminToken) } })).status).toBe(404);
     const mobile = JSON.parse(await sh(blocks[4] as string));
-    expect(mobile).toMatchObject({ name: 'iPhone 15', platform: 'ios', deviceId: 'device-identifier', mobileconfigUrl: expect.stringContaining('/profile/') });
+    expect(mobile).toMatchObject({ name: 'iPhone 15', platform: 'ios', deviceId: 'device-identifier', mobileconfigUrl: expect.stringContaining('/api/mobileconfig/') });
   });
 });

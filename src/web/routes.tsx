@@ -7,6 +7,7 @@ import { raw } from 'hono/html';
 import QRCode from 'qrcode';
 import type { AppEnv } from '../http/auth-middleware.js';
 import { clientIp } from '../http/client-ip.js';
+import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
 import { rolePermissions } from '../auth/permissions.js';
 import type { Services } from '../services.js';
 import { AppPage, SignInPage, type SignInProps } from './pages.js';
@@ -15,7 +16,6 @@ import { cookieAuth, CSRF_HEADER, safeEqual, SESSION_COOKIE, webSessions, type I
 /** Login-form CSRF (double submit before there is a session): a random value in a cookie and in the form. */
 const LOGIN_COOKIE = 'jk_login';
 const LOGIN_COOKIE_SECONDS = 30 * 60;
-const PROFILE_PATH = '/api/smtp-credentials/profile/';
 
 /** No external requests, no inline script or style, no framing. */
 const CSP = [

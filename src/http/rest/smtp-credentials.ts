@@ -23,6 +23,8 @@ const MobileBody = v.strictObject({
 });
 
 const PROFILE_LINK_TTL_MS = 10 * 60 * 1000;
+/** Where the one-time .mobileconfig links of POST /api/smtp-credentials/mobile point (the QR code's content). */
+export const PROFILE_PATH = '/api/mobileconfig/';
 
 /** The REST face of app passwords: /api/smtp-credentials as the seed page documents it. */
 export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
@@ -74,7 +76,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
 
   const base = '/api/smtp-credentials';
   app.use(`${base}`, auth);
-  app.use(`${base}/*`, async (c, next) => (c.req.path.startsWith(`${base}/profile/`) ? next() : auth(c, next)));
+  app.use(`${base}/*`, auth);
 
   app.get(base, limited('read'), (c) => {
     if (!need(c, 'sysAppPasswordGet')) return denied(c);
@@ -98,11 +100,12 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const made = passwords.create(c.var.principal, { name, scopes: MOBILE_SCOPES, platform, deviceId });
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     const link = profiles.add({ login: c.var.principal.account.login, name, password: made.token });
-    return c.json({ ...made.key, apiKey: made.token, mobileconfigUrl: `${config.publicUrl}${base}/profile/${link}` }, 201);
+    return c.json({ ...made.key, apiKey: made.token, mobileconfigUrl: `${config.publicUrl}${PROFILE_PATH}${link}` }, 201);
   });
 
-  // The one-time link is the capability: no other auth, single use, minutes long.
-  app.get(`${base}/profile/:token`, (c) => {
+  // The one-time link is the capability: no other auth, single use, minutes long. It lives outside the
+  // authenticated tree (and a static segment beside /:keyId would push Hono off its RegExpRouter).
+  app.get(`${PROFILE_PATH}:token`, (c) => {
     const profile = profiles.take(c.req.param('token'));
     if (!profile) return restError(c, 404, 'not_found', 'This profile link was used already or has expired');
     c.header('Content-Disposition', 'attachment; filename="mail.mobileconfig"');
