@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipAllowed, normalizeMask } from '../src/auth/ipmask.js';
+import { issueAccountKey } from '../src/credentials/issue.js';
+import { openSqliteStore } from '../src/db/sqlite.js';
 import { basic, bearer, startTestServer, type TestServer } from './helpers/server.js';
 
 describe('failed authentication is throttled per client address', () => {
@@ -82,6 +84,18 @@ describe('verified credentials are reused only while nothing changed', () => {
     } finally {
       other.close();
     }
+
+    // A key made by another process's store (as `jmap-keys key create` does) moves the state at once.
+    const state = async () => (await s.api(bearer(s.adminToken), [['x:ApiKey/get', { ids: [] }, 'g']])).body.methodResponses[0][1].state as string;
+    const before = await state();
+    expect(await state()).toBe(before);
+    const otherStore = openSqliteStore(s.services.config.dbFile);
+    try {
+      issueAccountKey(otherStore, s.services.hasher, 1, 'made elsewhere');
+    } finally {
+      otherStore.close();
+    }
+    expect(await state()).not.toBe(before);
 
     // And through this server: a destroyed key fails on its next use.
     const again = await s.api(bearer(s.adminToken), [['x:ApiKey/set', { create: { k: { description: 'cached 2' } } }, 'c']]);

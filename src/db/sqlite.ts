@@ -87,6 +87,7 @@ function orderText(sort: readonly CredentialSort[]): string {
 }
 
 const MAX_CACHED_STATEMENTS = 256;
+const MAX_CACHED_STATES = 10_000;
 
 /** Opens (creating the folder if needed), switches to WAL and applies pending migrations from drizzle/. */
 export function openSqliteStore(file: string): Store {
@@ -119,6 +120,7 @@ class SqliteStore implements Store {
   private generation = 0;
   private seenDataVersion = -1;
   private foreignChecked = false;
+  private readonly states = new Map<string, { version: number; seq: number }>();
 
   constructor(private readonly db: Db, private readonly client: Database.Database) {
     this.byLocator = db.select().from(credentials).where(eq(credentials.locator, sql.placeholder('locator'))).prepare();
@@ -145,7 +147,12 @@ class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(() => fn(), { behavior: 'immediate' });
+    try {
+      return this.db.transaction(() => fn(), { behavior: 'immediate' });
+    } catch (err) {
+      this.changed(); // rolled back (or a savepoint was): what was read inside it may be gone
+      throw err;
+    }
   }
 
   close(): void {
@@ -278,7 +285,15 @@ class SqliteStore implements Store {
   }
 
   state(accountId: number, kind: CredentialKind): number {
-    return this.stateStmt.get({ accountId, kind })?.seq ?? 0;
+    // Asked by every /get, /query and /set; it can only move with a write, i.e. with version().
+    const version = this.version();
+    const key = `${accountId}:${kind}`;
+    const cached = this.states.get(key);
+    if (cached?.version === version) return cached.seq;
+    const seq = this.stateStmt.get({ accountId, kind })?.seq ?? 0;
+    if (this.states.size >= MAX_CACHED_STATES) this.states.clear();
+    this.states.set(key, { version, seq });
+    return seq;
   }
 
   maxSeq(): number {
