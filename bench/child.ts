@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** The repository root: children run from here so `--import tsx` and `src/main.ts` resolve. */
+/** The repository root: children run from here so `--import tsx` and `bin/server.js` resolve. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface Child {
@@ -64,14 +64,14 @@ function launch(args: string[], env: NodeJS.ProcessEnv, url: string, onStdout?: 
 }
 
 /**
- * Starts `node --import tsx src/main.ts` (what `npm start` runs) and resolves once `GET /healthz` answers 200.
- * `startupMs` is spawn → first successful /healthz.
+ * Starts `node bin/server.js` (what `npm start` runs: the compiled build when dist/ is up to date, see
+ * bin/launch.js) and resolves once `GET /healthz` answers 200. `startupMs` is spawn → first successful /healthz.
  */
 export async function startServerChild(env: Record<string, string>, nodeArgs: string[] = []): Promise<Child & { startupMs: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const t0 = performance.now();
-  const child = launch([...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+  const child = launch([...nodeArgs, 'bin/server.js'], {
     ...process.env, ...env, JMAP_KEYS_HOST: '127.0.0.1', JMAP_KEYS_PORT: String(port),
   }, url);
   let exited = false;

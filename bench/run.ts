@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Request } from 'autocannon';
 import { cpuMs, peakRss, startBaselineChild, startServerChild, type Child } from './child.js';
+import { buildIsFresh } from '../bin/launch.js';
 import { loadConfig } from '../src/config.js';
 import { BENCH_SECRET, generateDataset, type Dataset } from './dataset.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
@@ -81,6 +82,8 @@ export interface SizeResult {
 
 export interface BenchReport {
   options: BenchOptions;
+  /** What bin/server.js ran: the compiled build, or the sources through tsx (dist/ missing or stale). */
+  serverCode: 'compiled' | 'tsx';
   sizes: SizeResult[];
   baselineRssBytes: Partial<Record<'raw' | 'hono', number>>;
   markdown: string;
@@ -175,6 +178,8 @@ async function probe(url: string, scenario: Scenario, req: Request): Promise<Pic
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const log = opts.log ?? ((msg: string) => console.error(msg));
+  const serverCode = buildIsFresh() ? 'compiled' : 'tsx';
+  if (serverCode === 'tsx') log('dist/ is missing or older than src/: the server runs through tsx (npm run bench builds first)');
   const scenarios = SCENARIOS.filter((s) => !opts.only?.length || opts.only.some((o) => s.name.toLowerCase().includes(o.toLowerCase())));
   const baselines: Record<'raw' | 'hono', Child> = { raw: await startBaselineChild('raw'), hono: await startBaselineChild('hono') };
   const sizes: SizeResult[] = [];
@@ -237,7 +242,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       await baselines[kind].stop();
     }
   }
-  const report: BenchReport = { options: opts, sizes, baselineRssBytes, markdown: '' };
+  const report: BenchReport = { options: opts, serverCode, sizes, baselineRssBytes, markdown: '' };
   report.markdown = renderMarkdown(report);
   return report;
 }
@@ -277,7 +282,7 @@ function medianRatio(s: ScenarioResult, base: 'raw' | 'hono'): number {
 export function renderMarkdown(report: BenchReport): string {
   const o = report.options;
   const lines: string[] = [];
-  lines.push(`Settings: ${o.connections} connections, ${o.duration} s per measurement, ${o.runs} run(s), ${o.warmup} s warm-up; load generator (autocannon) in the bench process, each server in its own process.`);
+  lines.push(`Settings: ${o.connections} connections, ${o.duration} s per measurement, ${o.runs} run(s), ${o.warmup} s warm-up; load generator (autocannon) in the bench process, each server in its own process; the server runs ${report.serverCode === 'compiled' ? 'the compiled build (dist/)' : 'the sources through tsx'}.`);
   lines.push('');
   lines.push('| scenario | keys | run | req/s | p50 ms | p99 ms | raw node:http req/s | × raw | bare Hono req/s | × Hono | CPU µs/req server / raw / Hono | notes |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');

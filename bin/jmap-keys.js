@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The jmap-keys command line: loads the TypeScript sources through tsx, in this process.
-import { register } from 'tsx/esm/api';
+// The jmap-keys command line (src/cli/main.ts), compiled when dist/ is up to date (see launch.js).
+import { launch } from './launch.js';
 
-register();
-await import('../src/cli/main.ts');
+await launch('cli/main');

@@ -7,10 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-start-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs `tsx src/main.ts` as `npm start` does; resolves once it listens (or exits). */
+/** Runs `node bin/server.js` as `npm start` does; resolves once it listens (or exits). */
 function start(env: Record<string, string>, args: string[] = []): Promise<{ child: ChildProcess; out: string; code: number | null }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/server.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer) => {
       out += d.toString();
