@@ -36,10 +36,11 @@ const Comparator = v.strictObject({
   isAscending: v.optional(v.boolean(), true),
   collation: v.optional(v.string()),
 });
+const SortSchema = v.pipe(v.array(Comparator), v.maxLength(MAX_SORT_KEYS));
 
 export function parseSort<C>(type: StandardType<unknown, C>, value: JsonValue | undefined, collations: readonly string[]): SortKey[] {
   if (value === undefined || value === null) return [];
-  const parsed = v.safeParse(v.pipe(v.array(Comparator), v.maxLength(MAX_SORT_KEYS)), value);
+  const parsed = v.safeParse(SortSchema, value);
   if (!parsed.success) throw new MethodError('invalidArguments', `sort: ${parsed.issues[0]?.message ?? 'invalid'}`);
   for (const key of parsed.output) {
     if (!type.sortable(key.property)) throw new MethodError('unsupportedSort', `Property ${key.property.slice(0, 64)} is not supported for sorting`);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import * as v from 'valibot';
 import type { MethodContext } from '../context.js';
 import { MethodError } from '../errors.js';
@@ -27,7 +27,7 @@ const QueryArgs = v.strictObject({
  * and refuse a state taken under another filter or sort.
  */
 export function queryState(state: string, filter: JsonValue | undefined, sort: JsonValue | undefined): string {
-  const digest = createHash('sha256').update(JSON.stringify([filter ?? null, sort ?? null])).digest('base64url').slice(0, 12);
+  const digest = hash('sha256', JSON.stringify([filter ?? null, sort ?? null]), 'base64url').slice(0, 12);
   return `${state}:${digest}`;
 }
 
