@@ -1,9 +1,11 @@
 /**
  * The two baselines every scenario is compared with, run as child processes like the server under test
- * (`node --import tsx bench/baselines.ts raw|hono`, prints `listening <port>` on stdout):
+ * (`node --import tsx bench/baselines.ts raw|hono|hono-node`, prints `listening <port>` on stdout):
  *
  * - raw: a bare `node:http` server — the ceiling of Node itself on this machine;
- * - hono: the same work on bare Hono with @hono/node-server — the ceiling of the framework the server uses.
+ * - hono: the same work on bare Hono with @hono/node-server, the body read the standard way (`c.req.text()`);
+ * - hono-node: the same on bare Hono, the body read straight from Node's IncomingMessage as the server does
+ *   (src/http/body.ts) — the ceiling of the stack the server is built on.
  *
  * Both do the same work for any method and path: read the whole body, parse it (JSON, or a form body for the
  * introspection scenario), and answer a small JSON object. No auth, no database.
@@ -14,8 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
-export type BaselineKind = 'raw' | 'hono';
-export const BASELINES: readonly BaselineKind[] = ['raw', 'hono'];
+export type BaselineKind = 'raw' | 'hono' | 'hono-node';
+export const BASELINES: readonly BaselineKind[] = ['raw', 'hono', 'hono-node'];
 
 /** Parses a request body the way the server would have to: JSON, or application/x-www-form-urlencoded. */
 function parseBody(text: string, contentType: string | undefined): number {
@@ -54,12 +56,14 @@ export function createRawServer(): Server {
   });
 }
 
-export function createHonoApp(): Hono {
-  const app = new Hono();
+export function createHonoApp(fromNode = false): Hono<{ Bindings: { incoming?: IncomingMessage } }> {
+  const app = new Hono<{ Bindings: { incoming?: IncomingMessage } }>();
   app.all('*', async (c) => {
-    const text = await c.req.text();
+    const incoming = fromNode ? c.env.incoming : undefined;
+    const text = incoming ? await readBody(incoming) : await c.req.text();
     try {
-      return c.json(answer(parseBody(text, c.req.header('content-type'))));
+      const contentType = incoming ? incoming.headers['content-type'] : c.req.header('content-type');
+      return c.json(answer(parseBody(text, contentType)));
     } catch {
       return c.json({ type: 'urn:ietf:params:jmap:error:notJSON' }, 400);
     }
@@ -74,7 +78,7 @@ export function startBaseline(kind: BaselineKind, port = 0): Promise<{ port: num
       const server = createRawServer();
       server.listen(port, '127.0.0.1', () => resolve({ port: (server.address() as AddressInfo).port, close: () => server.close() }));
     } else {
-      const server = serve({ fetch: createHonoApp().fetch, hostname: '127.0.0.1', port }, (info) => {
+      const server = serve({ fetch: createHonoApp(kind === 'hono-node').fetch, hostname: '127.0.0.1', port }, (info) => {
         resolve({ port: info.port, close: () => server.close() });
       });
     }
@@ -84,11 +88,11 @@ export function startBaseline(kind: BaselineKind, port = 0): Promise<{ port: num
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   const kind = process.argv[2];
-  if (kind !== 'raw' && kind !== 'hono') {
-    console.error('usage: baselines.ts raw|hono [port]');
+  if (!BASELINES.includes(kind as BaselineKind)) {
+    console.error('usage: baselines.ts raw|hono|hono-node [port]');
     process.exit(2);
   }
-  const running = await startBaseline(kind, Number(process.argv[3] ?? 0));
+  const running = await startBaseline(kind as BaselineKind, Number(process.argv[3] ?? 0));
   console.log(`listening ${running.port}`);
   const stop = () => {
     running.close();

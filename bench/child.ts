@@ -94,8 +94,8 @@ export async function startServerChild(env: Record<string, string>, nodeArgs: st
   return { ...child, startupMs: performance.now() - t0 };
 }
 
-/** Starts a baseline child (`bench/baselines.ts raw|hono`); resolves when it prints its port. */
-export function startBaselineChild(kind: 'raw' | 'hono'): Promise<Child> {
+/** Starts a baseline child (`bench/baselines.ts raw|hono|hono-node`); resolves when it prints its port. */
+export function startBaselineChild(kind: 'raw' | 'hono' | 'hono-node'): Promise<Child> {
   return new Promise((done, fail) => {
     // The callbacks below run asynchronously, after `child` is assigned.
     const child: Child = launch(['--import', 'tsx', 'bench/baselines.ts', kind], process.env, '', (line) => {
