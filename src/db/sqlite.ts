@@ -133,7 +133,7 @@ class SqliteStore implements Store {
       accountId: p('accountId'), kind: p('kind'), description: p('description'), locator: p('locator'), secretHash: p('secretHash'),
       createdAt: p('createdAt'), expiresAt: p('expiresAt'), permissionsMode: p('permissionsMode'), permissions: p('permissions'),
       allowedIps: p('allowedIps'), scopes: p('scopes'), platform: p('platform'), deviceId: p('deviceId'),
-    }).returning().prepare();
+    }).prepare();
     this.logStmt = db.insert(changes).values({ accountId: p('accountId'), kind: p('kind'), recordId: p('recordId'), op: p('op') }).prepare();
     this.credentialsStmt = db.select().from(credentials)
       .where(and(eq(credentials.accountId, sql.placeholder('accountId')), eq(credentials.kind, sql.placeholder('kind'))))
@@ -237,15 +237,17 @@ class SqliteStore implements Store {
   insertCredential(c: NewCredential): CredentialRow {
     this.changed();
     return this.transaction(() => {
-      const row = this.insertStmt.get({
+      // No RETURNING: the row is what was given plus its id (no column has a default the input lacks), and
+      // reading it back cost a tenth of a 500-key /set.
+      const { lastInsertRowid } = this.insertStmt.run({
         ...c,
         permissions: JSON.stringify(c.permissions),
         allowedIps: JSON.stringify(c.allowedIps),
         scopes: c.scopes === null ? null : JSON.stringify(c.scopes),
       });
-      if (!row) throw new Error('insert returned no row');
-      this.log(c.accountId, c.kind, row.id, 'created');
-      return toRow(row);
+      const id = Number(lastInsertRowid);
+      this.log(c.accountId, c.kind, id, 'created');
+      return { ...c, id, lastUsedAt: null };
     });
   }
 
