@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipAllowed, normalizeMask } from '../src/auth/ipmask.js';
+import { hashPassword } from '../src/auth/passwords.js';
 import { issueAccountKey } from '../src/credentials/issue.js';
 import { openSqliteStore } from '../src/db/sqlite.js';
 import { basic, bearer, startTestServer, type TestServer } from './helpers/server.js';
@@ -96,6 +97,19 @@ describe('verified credentials are reused only while nothing changed', () => {
       otherStore.close();
     }
     expect(await state()).not.toBe(before);
+
+    // Basic: a changed password is seen at once, the old one refused, even though the pair was cached.
+    const byPassword = async (password: string) => (await fetch(`${s.url}/jmap/session`, { headers: { Authorization: basic('admin', password) } })).status;
+    expect(await byPassword(s.adminPassword)).toBe(200);
+    expect(await byPassword(s.adminPassword)).toBe(200);
+    const passwordStore = openSqliteStore(s.services.config.dbFile);
+    try {
+      passwordStore.setAccountPassword(1, await hashPassword('a-new-admin-password'));
+    } finally {
+      passwordStore.close();
+    }
+    expect(await byPassword(s.adminPassword)).toBe(401);
+    expect(await byPassword('a-new-admin-password')).toBe(200);
 
     // And through this server: a destroyed key fails on its next use.
     const again = await s.api(bearer(s.adminToken), [['x:ApiKey/set', { create: { k: { description: 'cached 2' } } }, 'c']]);

@@ -50,7 +50,7 @@ interface Verified {
 /** Checks a credential on every use: existence, secret, expiry, allowed IPs, and the authenticate right. */
 export class Authenticator {
   /** Recently verified account passwords, keyed by an HMAC of login:password, so Basic auth avoids scrypt on every call. */
-  private readonly passwordCache = new Map<string, { accountId: number; passwordHash: string; until: number }>();
+  private readonly passwordCache = new Map<string, { account: AccountRow; version: number; until: number }>();
   private readonly cacheKey = randomBytes(32);
   /**
    * Rows of recently verified credentials by locator. An entry is used only under the store version it was read
@@ -109,22 +109,34 @@ export class Authenticator {
       if (result.ok && result.principal.account.login !== login) return { ok: false, ...UNAUTHORIZED };
       return result;
     }
-    const account = this.store.accountByLogin(login);
-    if (!account || !(await this.passwordMatches(account, login, password))) return { ok: false, ...UNAUTHORIZED };
+    const account = await this.passwordAccount(login, password);
+    if (!account) return { ok: false, ...UNAUTHORIZED };
     const permissions = rolePermissions(account.role);
     if (!permissions.has('authenticate')) return { ok: false, ...FORBIDDEN };
     return { ok: true, principal: { account, permissions, credential: null } };
   }
 
-  private async passwordMatches(account: AccountRow, login: string, password: string): Promise<boolean> {
+  /**
+   * The account whose password this is, or undefined. A verified pair is remembered for a minute (keyed by an HMAC
+   * under a key that lives in memory only, so the map holds nothing that can be tried offline): while the store
+   * version holds, the account row is reused; after any change it is read again and the password is only trusted
+   * if the stored hash is still the one it was checked against.
+   */
+  private async passwordAccount(login: string, password: string): Promise<AccountRow | undefined> {
     const key = createHmac('sha256', this.cacheKey).update(`${login}\0${password}`).digest('base64');
-    const cached = this.passwordCache.get(key);
+    const version = this.store.version();
     const now = Date.now();
-    if (cached && cached.until > now && cached.accountId === account.id && cached.passwordHash === account.passwordHash) return true;
-    if (!(await verifyPassword(password, account.passwordHash))) return false;
+    const cached = this.passwordCache.get(key);
+    if (cached && cached.until > now && cached.version === version) return cached.account;
+    const account = this.store.accountByLogin(login);
+    if (!account) return undefined;
+    const known = cached && cached.until > now && cached.account.id === account.id && cached.account.passwordHash === account.passwordHash;
+    if (!known && !(await verifyPassword(password, account.passwordHash))) return undefined;
     if (this.passwordCache.size >= PASSWORD_CACHE_MAX) this.passwordCache.clear();
-    this.passwordCache.set(key, { accountId: account.id, passwordHash: account.passwordHash, until: now + PASSWORD_CACHE_MS });
-    return true;
+    // Under the version the row was read at (not the one after scrypt's await, which may be newer). A fresh scrypt
+    // check starts a new minute; a re-read under a new version keeps the old deadline.
+    this.passwordCache.set(key, { account, version, until: known ? cached.until : now + PASSWORD_CACHE_MS });
+    return account;
   }
 
   /**
