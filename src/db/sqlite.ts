@@ -113,6 +113,11 @@ class SqliteStore implements Store {
   private readonly credentialsStmt;
   private readonly countStmt;
   private readonly insertStmt;
+  /**
+   * Row + change-log entry as one unit (a savepoint inside /set's transaction). better-sqlite3's transaction
+   * function is built once: drizzle's db.transaction() builds one per call, 8 µs against 2 µs per created key.
+   */
+  private readonly insertTx: Database.Transaction<(c: NewCredential) => CredentialRow>;
   private readonly logStmt;
   /** /query statements by SQL text. */
   private readonly statements = new Map<string, Database.Statement>();
@@ -135,6 +140,19 @@ class SqliteStore implements Store {
       allowedIps: p('allowedIps'), scopes: p('scopes'), platform: p('platform'), deviceId: p('deviceId'),
     }).prepare();
     this.logStmt = db.insert(changes).values({ accountId: p('accountId'), kind: p('kind'), recordId: p('recordId'), op: p('op') }).prepare();
+    this.insertTx = client.transaction((c: NewCredential): CredentialRow => {
+      // No RETURNING: the row is what was given plus its id (no column has a default the input lacks), and
+      // reading it back cost a tenth of a 500-key /set.
+      const { lastInsertRowid } = this.insertStmt.run({
+        ...c,
+        permissions: JSON.stringify(c.permissions),
+        allowedIps: JSON.stringify(c.allowedIps),
+        scopes: c.scopes === null ? null : JSON.stringify(c.scopes),
+      });
+      const id = Number(lastInsertRowid);
+      this.log(c.accountId, c.kind, id, 'created');
+      return { ...c, id, lastUsedAt: null };
+    });
     this.credentialsStmt = db.select().from(credentials)
       .where(and(eq(credentials.accountId, sql.placeholder('accountId')), eq(credentials.kind, sql.placeholder('kind'))))
       .orderBy(asc(credentials.id)).prepare();
@@ -147,10 +165,15 @@ class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
+    return this.rollbackAware(() => this.db.transaction(() => fn(), { behavior: 'immediate' }));
+  }
+
+  /** Runs a transaction; when it (or a savepoint) rolls back, what was read inside it may be gone: new version. */
+  private rollbackAware<T>(run: () => T): T {
     try {
-      return this.db.transaction(() => fn(), { behavior: 'immediate' });
+      return run();
     } catch (err) {
-      this.changed(); // rolled back (or a savepoint was): what was read inside it may be gone
+      this.changed();
       throw err;
     }
   }
@@ -236,19 +259,7 @@ class SqliteStore implements Store {
 
   insertCredential(c: NewCredential): CredentialRow {
     this.changed();
-    return this.transaction(() => {
-      // No RETURNING: the row is what was given plus its id (no column has a default the input lacks), and
-      // reading it back cost a tenth of a 500-key /set.
-      const { lastInsertRowid } = this.insertStmt.run({
-        ...c,
-        permissions: JSON.stringify(c.permissions),
-        allowedIps: JSON.stringify(c.allowedIps),
-        scopes: c.scopes === null ? null : JSON.stringify(c.scopes),
-      });
-      const id = Number(lastInsertRowid);
-      this.log(c.accountId, c.kind, id, 'created');
-      return { ...c, id, lastUsedAt: null };
-    });
+    return this.rollbackAware(() => this.insertTx.immediate(c));
   }
 
   updateCredential(accountId: number, kind: CredentialKind, id: number, ch: CredentialChanges): boolean {
