@@ -12,7 +12,14 @@ import { DIST, STAMP } from './launch.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const startedAt = Date.now();
 rmSync(STAMP, { force: true });
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+let tsc;
+try {
+  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+} catch {
+  // A production install without devDependencies: no build, and launch.js runs the sources through tsx.
+  console.error('jmap-keys: typescript is not installed (npm install --omit=dev?); not building dist/, the sources will run through tsx');
+  process.exit(0);
+}
 const result = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (result.status !== 0) process.exit(result.status ?? 1);
 for (const asset of ['auth/permissions.txt', 'web/assets']) {
