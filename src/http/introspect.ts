@@ -21,9 +21,9 @@ const utf8 = new TextDecoder();
 const holdsInternal = (p: Principal) => p.credential?.scopes?.includes('internal') === true;
 
 /** "1.2.3.4:993", "[2001:db8::1]:993" or a bare address → the address. */
-export function remoteAddress(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const h = header.trim();
+export function remoteAddress(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const h = value.trim();
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(h);
   if (bracketed) return bracketed[1];
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(h);
