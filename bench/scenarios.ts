@@ -64,6 +64,13 @@ function firstResponse(body: string, method: string): { args: { [k: string]: Jso
 
 const count = (v: Json | undefined) => (v && typeof v === 'object' ? Object.keys(v).length : 0);
 
+/** Both /get scenarios: one x:ApiKey/get answer with exactly one record. */
+function checkOneRecord(body: string): string | undefined {
+  const r = firstResponse(body, 'x:ApiKey/get');
+  if ('error' in r) return r.error;
+  return Array.isArray(r.args.list) && r.args.list.length === 1 ? undefined : `expected one record: ${body.slice(0, 300)}`;
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'Core/echo',
@@ -80,22 +87,14 @@ export const SCENARIOS: readonly Scenario[] = [
     measures: 'Bearer auth, then /get of one key by id (state + one primary-key read); ids spread over the whole table',
     requests: (d) => Array.from({ length: VARIANTS }, (_, i) =>
       jmap(bearer(d.apiTokens[i % d.apiTokens.length] as string), [['x:ApiKey/get', { ids: [d.sampleIds[i % d.sampleIds.length]] }, 'c0']])),
-    check(body) {
-      const r = firstResponse(body, 'x:ApiKey/get');
-      if ('error' in r) return r.error;
-      return Array.isArray(r.args.list) && r.args.list.length === 1 ? undefined : `expected one record: ${body.slice(0, 300)}`;
-    },
+    check: checkOneRecord,
   },
   {
     name: 'x:ApiKey/get (Basic)',
     measures: 'the same /get with Basic admin:password (scrypt once, then the 60 s verified-password cache)',
     requests: (d) => Array.from({ length: VARIANTS }, (_, i) =>
       jmap(basic(d.adminLogin, d.adminPassword), [['x:ApiKey/get', { ids: [d.sampleIds[i % d.sampleIds.length]] }, 'c0']])),
-    check(body) {
-      const r = firstResponse(body, 'x:ApiKey/get');
-      if ('error' in r) return r.error;
-      return Array.isArray(r.args.list) && r.args.list.length === 1 ? undefined : `expected one record: ${body.slice(0, 300)}`;
-    },
+    check: checkOneRecord,
   },
   {
     name: 'x:ApiKey/query',
