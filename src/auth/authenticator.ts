@@ -18,7 +18,14 @@ export interface Principal {
   credential: CredentialRow | null;
 }
 
-export type AuthFailure = { status: 401 | 403 | 429; detail: string; retryAfter?: number };
+/**
+ * Why an authentication was refused: for logs and metrics only; the HTTP answers stay generic.
+ * `unknown` covers destroyed credentials too (nothing of them is left to tell the two apart).
+ */
+export type AuthReason =
+  | 'missing' | 'malformed' | 'unknown' | 'bad-secret' | 'bad-password' | 'expired' | 'ip-not-allowed'
+  | 'no-authenticate' | 'scope' | 'wrong-user' | 'throttled' | 'session';
+export type AuthFailure = { status: 401 | 403 | 429; detail: string; reason: AuthReason; retryAfter?: number };
 export type AuthResult = { ok: true; principal: Principal } | ({ ok: false } & AuthFailure);
 
 /** Whether a verified credential may be used for this purpose (checked before its use is recorded). */
@@ -27,8 +34,10 @@ export type Usable = (credential: CredentialRow, permissions: ReadonlySet<string
 /** App passwords are mail passwords; as Bearer on the HTTP APIs they need an API scope. */
 const apiBearer: Usable = (c) => c.kind === 'apiKey' || allowsApi(c.scopes);
 
-const UNAUTHORIZED: AuthFailure = { status: 401, detail: 'You have to authenticate first.' };
-const FORBIDDEN: AuthFailure = { status: 403, detail: 'You do not have enough permissions to access this resource.' };
+const UNAUTHORIZED_DETAIL = 'You have to authenticate first.';
+const FORBIDDEN_DETAIL = 'You do not have enough permissions to access this resource.';
+const refuse = (status: 401 | 403, reason: AuthReason): { ok: false } & AuthFailure =>
+  ({ ok: false, status, detail: status === 401 ? UNAUTHORIZED_DETAIL : FORBIDDEN_DETAIL, reason });
 const PASSWORD_CACHE_MS = 60_000;
 const PASSWORD_CACHE_MAX = 10_000;
 const VERIFIED_MAX = 10_000;
@@ -73,14 +82,14 @@ export class Authenticator {
   async authenticate(header: string | undefined, clientIp: string | undefined, bearerUsable: Usable = apiBearer): Promise<AuthResult> {
     const address = clientIp ?? 'unknown';
     const blocked = this.throttle.blockedFor(address);
-    if (blocked > 0) return { ok: false, status: 429, detail: 'Too many failed authentication attempts.', retryAfter: blocked };
+    if (blocked > 0) return { ok: false, status: 429, detail: 'Too many failed authentication attempts.', reason: 'throttled', retryAfter: blocked };
     const result = await this.check(header, clientIp, bearerUsable);
     if (!result.ok && result.status !== 429) this.throttle.recordFailure(address);
     return result;
   }
 
   private async check(header: string | undefined, clientIp: string | undefined, bearerUsable: Usable): Promise<AuthResult> {
-    if (!header) return { ok: false, ...UNAUTHORIZED };
+    if (!header) return refuse(401, 'missing');
     const space = header.indexOf(' ');
     const scheme = header.slice(0, Math.max(0, space)).toLowerCase();
     const value = header.slice(space + 1).trim();
@@ -92,13 +101,13 @@ export class Authenticator {
       try {
         decoded = Buffer.from(value, 'base64').toString('utf8');
       } catch {
-        return { ok: false, ...UNAUTHORIZED };
+        return refuse(401, 'malformed');
       }
       const colon = decoded.indexOf(':');
-      if (colon < 0) return { ok: false, ...UNAUTHORIZED };
+      if (colon < 0) return refuse(401, 'malformed');
       return this.verifyLogin(decoded.slice(0, colon), decoded.slice(colon + 1), clientIp);
     }
-    return { ok: false, ...UNAUTHORIZED };
+    return refuse(401, 'malformed');
   }
 
   /** A login name with an account password, or with an app password owned by that login. */
@@ -106,13 +115,13 @@ export class Authenticator {
     const parsed = parseToken(password);
     if (parsed?.kind === 'appPassword') {
       const result = this.verifyToken(password, clientIp, ['appPassword']);
-      if (result.ok && result.principal.account.login !== login) return { ok: false, ...UNAUTHORIZED };
+      if (result.ok && result.principal.account.login !== login) return refuse(401, 'wrong-user');
       return result;
     }
     const account = await this.passwordAccount(login, password);
-    if (!account) return { ok: false, ...UNAUTHORIZED };
+    if (!account) return refuse(401, 'bad-password');
     const permissions = rolePermissions(account.role);
-    if (!permissions.has('authenticate')) return { ok: false, ...FORBIDDEN };
+    if (!permissions.has('authenticate')) return refuse(403, 'no-authenticate');
     return { ok: true, principal: { account, permissions, credential: null } };
   }
 
@@ -145,16 +154,16 @@ export class Authenticator {
    */
   verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable = () => true): AuthResult {
     const parsed = parseToken(token);
-    if (!parsed || !kinds.includes(parsed.kind)) return { ok: false, ...UNAUTHORIZED };
+    if (!parsed || !kinds.includes(parsed.kind)) return refuse(401, 'malformed');
     const entry = this.lookup(parsed.locator);
-    if (!entry) return { ok: false, ...UNAUTHORIZED };
+    if (!entry) return refuse(401, 'unknown');
     const { credential, account, permissions } = entry;
-    if (credential.kind !== parsed.kind || !this.secretMatches(entry, token)) return { ok: false, ...UNAUTHORIZED };
+    if (credential.kind !== parsed.kind || !this.secretMatches(entry, token)) return refuse(401, 'bad-secret');
     const now = nowSeconds();
-    if (credential.expiresAt !== null && credential.expiresAt <= now) return { ok: false, ...UNAUTHORIZED };
-    if (!ipAllowed(credential.allowedIps, clientIp)) return { ok: false, ...FORBIDDEN };
-    if (!permissions.has('authenticate')) return { ok: false, ...FORBIDDEN };
-    if (!usable(credential, permissions)) return { ok: false, ...UNAUTHORIZED };
+    if (credential.expiresAt !== null && credential.expiresAt <= now) return refuse(401, 'expired');
+    if (!ipAllowed(credential.allowedIps, clientIp)) return refuse(403, 'ip-not-allowed');
+    if (!permissions.has('authenticate')) return refuse(403, 'no-authenticate');
+    if (!usable(credential, permissions)) return refuse(401, 'scope');
     this.lastUsed.record(credential.id, now, credential.lastUsedAt);
     return { ok: true, principal: { account, permissions, credential } };
   }

@@ -126,11 +126,11 @@ export async function cookieAuth(services: Services, c: Context): Promise<AuthRe
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) return undefined;
   const session = await webSessions(services).verify(token);
-  if (!session) return { ok: false, status: 401, detail: 'Your session has expired or was ended. Sign in again.' };
+  if (!session) return { ok: false, status: 401, detail: 'Your session has expired or was ended. Sign in again.', reason: 'session' };
   if (!isSafeMethod(c.req.method) && !safeEqual(c.req.header(CSRF_HEADER) ?? '', session.csrf)) {
-    return { ok: false, status: 403, detail: `A request made with the session cookie must carry the ${CSRF_HEADER} header.` };
+    return { ok: false, status: 403, detail: `A request made with the session cookie must carry the ${CSRF_HEADER} header.`, reason: 'session' };
   }
   const permissions = rolePermissions(session.account.role);
-  if (!permissions.has('authenticate')) return { ok: false, status: 403, detail: 'You do not have enough permissions to access this resource.' };
+  if (!permissions.has('authenticate')) return { ok: false, status: 403, detail: 'You do not have enough permissions to access this resource.', reason: 'no-authenticate' };
   return { ok: true, principal: { account: session.account, permissions, credential: null } };
 }
