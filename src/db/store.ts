@@ -56,41 +56,72 @@ export interface ChangeRow {
   op: 'created' | 'updated' | 'destroyed';
 }
 
-export interface Store {
-  transaction<T>(fn: () => T): T;
-  close(): void;
+/** An insert refused because the account already holds its quota of this kind. */
+export const OVER_QUOTA = 'overQuota' as const;
+
+/**
+ * The data operations. The same surface serves calls outside any transaction (each one atomic on its own) and
+ * calls inside `Store.transaction` (made through the `tx` handed to the callback, they join it).
+ */
+export interface StoreOps {
+  countAccounts(): Promise<number>;
+  accountById(id: number): Promise<AccountRow | undefined>;
+  accountByLogin(login: string): Promise<AccountRow | undefined>;
+  listAccounts(): Promise<AccountRow[]>;
+  /** undefined when the login is taken. */
+  createAccount(account: Omit<AccountRow, 'id'>): Promise<AccountRow | undefined>;
+  setAccountPassword(id: number, passwordHash: string): Promise<boolean>;
+  deleteAccount(id: number): Promise<boolean>;
+
+  credentialByLocator(locator: string): Promise<CredentialRow | undefined>;
+  credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null): Promise<CredentialRow[]>;
+  countCredentials(accountId: number, kind: CredentialKind): Promise<number>;
   /**
-   * A number that changes whenever accounts or credentials may have changed, through this store or through
-   * another process writing the same database (the CLI's local commands do). What is cached under one version is
-   * valid while the version holds. Last-use stamps do not change it.
+   * Each write below also appends to the account's change log, atomically with the write. An insert is refused
+   * with OVER_QUOTA when the account already holds `quota` credentials of the kind, counted and inserted as one
+   * step (exact with concurrent writers, on every node); `replacing` credentials about to be destroyed by the same
+   * transaction are not counted.
+   */
+  insertCredential(credential: NewCredential, quota: number, replacing?: number): Promise<CredentialRow | typeof OVER_QUOTA>;
+  updateCredential(accountId: number, kind: CredentialKind, id: number, changes: CredentialChanges): Promise<boolean>;
+  deleteCredential(accountId: number, kind: CredentialKind, id: number): Promise<boolean>;
+  /** Records last use as max(stored, given): a late write never moves it back. Not a change clients track. */
+  touchLastUsed(uses: ReadonlyMap<number, number>): Promise<void>;
+
+  /**
+   * The account's change-log position for this kind (0 when none): grows with every change of the account's records
+   * of this kind, in commit order, whichever node wrote them.
+   */
+  state(accountId: number, kind: CredentialKind): Promise<number>;
+  /** Changes after `seq`, oldest first (seq values are the account's own positions). */
+  changesSince(accountId: number, kind: CredentialKind, seq: number, maxRows: number): Promise<ChangeRow[]>;
+
+  queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): Promise<number>;
+  queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): Promise<number | undefined>;
+  queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): Promise<number[]>;
+}
+
+export interface Store extends StoreOps {
+  readonly engine: 'sqlite' | 'postgres';
+  /**
+   * Runs `fn` as one transaction: the calls it makes through `tx` join it, a throw rolls it all back. Calls made on
+   * the store itself meanwhile are not part of it.
+   */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  /**
+   * A number that changes whenever accounts or credentials may have changed, through this node or any other
+   * writing the same database. What is cached under one version is valid while the version holds; when the store
+   * cannot know (PostgreSQL's notification connection is down), every call returns a new number, so nothing cached
+   * is trusted. Last-use stamps do not change it.
    */
   version(): number;
+}
 
-  countAccounts(): number;
-  accountById(id: number): AccountRow | undefined;
-  accountByLogin(login: string): AccountRow | undefined;
-  listAccounts(): AccountRow[];
-  createAccount(account: Omit<AccountRow, 'id'>): AccountRow;
-  setAccountPassword(id: number, passwordHash: string): boolean;
-  deleteAccount(id: number): boolean;
-
-  credentialByLocator(locator: string): CredentialRow | undefined;
-  credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null): CredentialRow[];
-  countCredentials(accountId: number, kind: CredentialKind): number;
-  /** Each write below also appends to the change log, in the same transaction. */
-  insertCredential(credential: NewCredential): CredentialRow;
-  updateCredential(accountId: number, kind: CredentialKind, id: number, changes: CredentialChanges): boolean;
-  deleteCredential(accountId: number, kind: CredentialKind, id: number): boolean;
-  /** Records last use; not a change clients track (no change-log row). */
-  touchLastUsed(uses: ReadonlyMap<number, number>): void;
-
-  /** Latest change-log sequence number for the account's records of this kind (0 when none). */
-  state(accountId: number, kind: CredentialKind): number;
-  /** The newest sequence number of the whole log: no valid state is above it. */
-  maxSeq(): number;
-  changesSince(accountId: number, kind: CredentialKind, seq: number, maxRows: number): ChangeRow[];
-
-  queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): number;
-  queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): number | undefined;
-  queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): number[];
+/** The store could not do what was asked for a reason outside the request (busy, read-only, disk full, down). */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
 }
