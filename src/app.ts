@@ -4,6 +4,7 @@ import { introspectRoutes } from './http/introspect.js';
 import { jmapRoutes } from './http/jmap-routes.js';
 import { smtpCredentialRoutes } from './http/rest/smtp-credentials.js';
 import { problem } from './http/problem.js';
+import { StoreUnavailableError } from './db/store.js';
 import type { Services } from './services.js';
 import { webRoutes } from './web/routes.js';
 
@@ -17,6 +18,11 @@ export function createApp(services: Services, log: (msg: string) => void = () =>
   app.route('/', jmapRoutes(services));
   app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 100)}`));
   app.onError((err, c) => {
+    if (err instanceof StoreUnavailableError) {
+      log(`store unavailable on ${c.req.method} ${new URL(c.req.url).pathname}: ${err.message}`);
+      c.header('Retry-After', '5');
+      return problem(c, 503, 'The credential store is unavailable; nothing was changed. Try again shortly.');
+    }
     log(`internal error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err instanceof Error ? err.name + ': ' + err.message : 'unknown'}`);
     return problem(c, 500, 'An unexpected error occurred.');
   });
