@@ -56,6 +56,14 @@ export interface ChangeRow {
   op: 'created' | 'updated' | 'destroyed';
 }
 
+/** One web sign-in (unix seconds). */
+export interface WebSessionRow {
+  id: string;
+  accountId: number;
+  authTime: number;
+  expiresAt: number;
+}
+
 export interface Store {
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -93,4 +101,22 @@ export interface Store {
   queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): number;
   queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): number | undefined;
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): number[];
+
+  /** Web sign-ins: a row per sign-in; deleting it ends every cookie issued for it. */
+  createWebSession(session: WebSessionRow): void;
+  /** The sign-in, if it exists and has not expired at `now` (unix seconds). */
+  webSession(id: string, now: number): WebSessionRow | undefined;
+  endWebSession(id: string): boolean;
+  /** Ends every sign-in of the account (password change); returns how many. */
+  endAccountWebSessions(accountId: number): number;
+
+  /**
+   * Fixed-window counters (failure throttles, rate limits), shared by every process on the database.
+   * `hitCounter` adds one to the key's window, opening a new one of `windowMs` when none is open at `nowMs`,
+   * atomically, and returns the new count and when the window resets (unix ms). `peekCounter` reads it (count 0
+   * when no window is open). Expired windows are removed by `pruneCounters`.
+   */
+  hitCounter(key: string, windowMs: number, nowMs: number): { count: number; resetAt: number };
+  peekCounter(key: string, nowMs: number): { count: number; resetAt: number };
+  pruneCounters(nowMs: number): number;
 }
