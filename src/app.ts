@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './http/auth-middleware.js';
 import { introspectRoutes } from './http/introspect.js';
 import { jmapRoutes } from './http/jmap-routes.js';
@@ -23,6 +24,8 @@ export function createApp(services: Services, log: (msg: string) => void = () =>
       c.header('Retry-After', '5');
       return problem(c, 503, 'The credential store is unavailable; nothing was changed. Try again shortly.');
     }
+    // Hono's own refusals (a body over a limit is HTTPException 413) keep their status; only the unexpected is 500.
+    if (err instanceof HTTPException && err.status < 500) return problem(c, err.status, err.status === 413 ? 'The request body is too large.' : err.message || 'The request was refused.');
     log(`internal error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err instanceof Error ? err.name + ': ' + err.message : 'unknown'}`);
     return problem(c, 500, 'An unexpected error occurred.');
   });

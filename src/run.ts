@@ -1,4 +1,4 @@
-import { bootstrapAdmin } from './bootstrap.js';
+import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { startServer, type RunningServer } from './server.js';
 
@@ -12,8 +12,11 @@ export interface RunOutput {
  * secrets once, stop cleanly on SIGINT/SIGTERM. `tryIt` is the usage hint printed after the first-start secrets.
  */
 export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: string) => string[]): Promise<RunningServer> {
-  const running = await startServer(config, (msg) => io.err(`jmap-keys: ${msg}`));
-  const first = await bootstrapAdmin(running.services, config.adminPassword);
+  let first: BootstrapResult | undefined;
+  // The admin account and key exist before the port opens (a health check passing means the server is ready).
+  const running = await startServer(config, (msg) => io.err(`jmap-keys: ${msg}`), async (services) => {
+    first = await bootstrapAdmin(services, config.adminPassword);
+  });
   if (first) {
     // Shown once, on the first start only: neither secret is stored in a recoverable form.
     io.out([

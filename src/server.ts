@@ -11,9 +11,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Builds the services and serves the app; resolves once listening. */
-export async function startServer(config: Config, log: (msg: string) => void = () => {}): Promise<RunningServer> {
+/**
+ * Builds the services, runs `prepare` (the first-start bootstrap) and only then serves the app: whatever answers,
+ * /healthz included, answers a server that is ready. Resolves once listening.
+ */
+export async function startServer(config: Config, log: (msg: string) => void = () => {}, prepare?: (services: Services) => Promise<void>): Promise<RunningServer> {
   const services = await createServices(config, (method, err) => log(`method ${method} failed: ${err instanceof Error ? err.message : 'unknown error'}`));
+  try {
+    await prepare?.(services);
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
   const app = createApp(services, log);
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Authenticator } from './auth/authenticator.js';
 import { LastUsedRecorder } from './auth/last-used.js';
@@ -8,6 +8,7 @@ import { TokenHasher } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { credentialType, STALWART_CAPABILITY } from './credentials/jmap-type.js';
 import { openStore } from './db/open.js';
+import { makePrivateDir } from './db/sqlite.js';
 import { StoreUnavailableError, type Store } from './db/store.js';
 import type { AccountDirectory } from './jmap/context.js';
 import { JmapServer } from './jmap/server.js';
@@ -37,16 +38,17 @@ export function loadServerSecret(config: Config): Buffer {
     if (!/^[0-9a-f]{64,}$/.test(text)) throw new Error(`${file} is not a hex secret of at least 32 bytes`);
     return Buffer.from(text, 'hex');
   }
-  mkdirSync(dirname(file), { recursive: true });
+  makePrivateDir(dirname(file));
   const secret = randomBytes(32);
   writeFileSync(file, `${secret.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600); // whatever the umask
   return secret;
 }
 
 export async function createServices(config: Config, reportFailure: (method: string, error: unknown) => void = () => {}): Promise<Services> {
   const store = await openStore(config);
   const hasher = new TokenHasher(loadServerSecret(config));
-  const throttle = new FailureThrottle(config.authMaxFailures, config.authWindowSeconds * 1000);
+  const throttle = new FailureThrottle(store, config.authMaxFailures, config.authWindowSeconds * 1000, config.authIpv6Prefix);
   const lastUsed = new LastUsedRecorder(store, config.lastUsedFlushMs);
   lastUsed.start();
   const authenticator = new Authenticator(store, hasher, throttle, lastUsed);

@@ -4,7 +4,7 @@ import type { AccountRow, CredentialRow, Store } from '../db/store.js';
 import { nowSeconds } from '../util/utcdate.js';
 import { ipAllowed } from './ipmask.js';
 import type { LastUsedRecorder } from './last-used.js';
-import { verifyPassword } from './passwords.js';
+import { UNKNOWN_LOGIN_HASH, verifyPassword } from './passwords.js';
 import { effectivePermissions, rolePermissions } from './permissions.js';
 import type { FailureThrottle } from './throttle.js';
 import { parseToken, type TokenHasher, type TokenKind } from './tokens.js';
@@ -31,8 +31,13 @@ export type AuthResult = { ok: true; principal: Principal } | ({ ok: false } & A
 /** Whether a verified credential may be used for this purpose (checked before its use is recorded). */
 export type Usable = (credential: CredentialRow, permissions: ReadonlySet<string>) => boolean;
 
-/** App passwords are mail passwords; as Bearer on the HTTP APIs they need an API scope. */
-const apiBearer: Usable = (c) => c.kind === 'apiKey' || allowsApi(c.scopes);
+/** App passwords are mail passwords; on the HTTP APIs (as Bearer or inside Basic) they need an API scope. */
+export const apiUsable: Usable = (c) => c.kind === 'apiKey' || allowsApi(c.scopes);
+
+/** Refusals where no valid secret was shown: what a guesser produces, counted by the throttle. */
+const GUESSES: ReadonlySet<AuthReason> = new Set(['malformed', 'unknown', 'bad-secret']);
+const throttled = (retryAfter: number): AuthResult =>
+  ({ ok: false, status: 429, detail: 'Too many failed authentication attempts.', reason: 'throttled', retryAfter });
 
 const UNAUTHORIZED_DETAIL = 'You have to authenticate first.';
 const FORBIDDEN_DETAIL = 'You do not have enough permissions to access this resource.';
@@ -67,6 +72,8 @@ export class Authenticator {
    * next request; the secret, expiry and IP mask are still checked on every use.
    */
   private readonly verified = new Map<string, Verified>();
+  /** How many sign-ins with an unknown login ran the decoy password check (observable by tests). */
+  unknownLoginChecks = 0;
 
   constructor(
     private readonly store: Store,
@@ -76,48 +83,59 @@ export class Authenticator {
   ) {}
 
   /**
-   * Authenticates an HTTP Authorization header from `clientIp`. `bearerUsable` decides which credentials may be
-   * presented as Bearer here (default: API keys, and app passwords with an API scope).
+   * Authenticates an HTTP Authorization header from `clientIp`. `usable` decides which credentials may be used
+   * here, whether they come as Bearer or inside Basic (default: API keys, and app passwords with an API scope).
+   * Failures are throttled so that they cannot be turned against others: a valid token is never refused by the
+   * throttle, and account-password failures are counted per (address, login).
    */
-  async authenticate(header: string | undefined, clientIp: string | undefined, bearerUsable: Usable = apiBearer): Promise<AuthResult> {
-    const address = clientIp ?? 'unknown';
-    const blocked = this.throttle.blockedFor(address);
-    if (blocked > 0) return { ok: false, status: 429, detail: 'Too many failed authentication attempts.', reason: 'throttled', retryAfter: blocked };
-    const result = await this.check(header, clientIp, bearerUsable);
-    if (!result.ok && result.status !== 429) this.throttle.recordFailure(address);
-    return result;
-  }
-
-  private async check(header: string | undefined, clientIp: string | undefined, bearerUsable: Usable): Promise<AuthResult> {
+  async authenticate(header: string | undefined, clientIp: string | undefined, usable: Usable = apiUsable): Promise<AuthResult> {
     if (!header) return refuse(401, 'missing');
     const space = header.indexOf(' ');
     const scheme = header.slice(0, Math.max(0, space)).toLowerCase();
     const value = header.slice(space + 1).trim();
-    if (scheme === 'bearer') {
-      return this.verifyToken(value, clientIp, ['apiKey', 'appPassword'], bearerUsable);
-    }
+    if (scheme === 'bearer') return this.tokenAttempt(value, clientIp, ['apiKey', 'appPassword'], usable);
     if (scheme === 'basic') {
-      let decoded: string;
-      try {
-        decoded = Buffer.from(value, 'base64').toString('utf8');
-      } catch {
-        return refuse(401, 'malformed');
-      }
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      if (colon < 0) return refuse(401, 'malformed');
-      return this.verifyLogin(decoded.slice(0, colon), decoded.slice(colon + 1), clientIp);
+      if (colon < 0) return this.guessed(refuse(401, 'malformed'), clientIp);
+      const login = decoded.slice(0, colon);
+      const password = decoded.slice(colon + 1);
+      if (parseToken(password)?.kind === 'appPassword') {
+        const result = await this.tokenAttempt(password, clientIp, ['appPassword'], usable);
+        if (result.ok && result.principal.account.login !== login) return refuse(401, 'wrong-user');
+        return result;
+      }
+      return this.passwordAttempt(login, password, clientIp);
     }
-    return refuse(401, 'malformed');
+    return this.guessed(refuse(401, 'malformed'), clientIp);
   }
 
-  /** A login name with an account password, or with an app password owned by that login. */
-  async verifyLogin(login: string, password: string, clientIp: string | undefined): Promise<AuthResult> {
-    const parsed = parseToken(password);
-    if (parsed?.kind === 'appPassword') {
-      const result = await this.verifyToken(password, clientIp, ['appPassword']);
-      if (result.ok && result.principal.account.login !== login) return refuse(401, 'wrong-user');
-      return result;
-    }
+  /** A token: checked first, so a valid one is never refused by the throttle; failed guesses count per address. */
+  private async tokenAttempt(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable): Promise<AuthResult> {
+    const result = await this.verifyToken(token, clientIp, kinds, usable);
+    return result.ok ? result : this.guessed(result, clientIp);
+  }
+
+  /** A refusal of something that may be a guess (no valid secret shown): 429 past the limit, else counted. */
+  private async guessed(result: AuthResult, clientIp: string | undefined): Promise<AuthResult> {
+    if (result.ok || !GUESSES.has(result.reason)) return result;
+    const blocked = await this.throttle.tokenBlockedFor(clientIp);
+    if (blocked > 0) return throttled(blocked);
+    await this.throttle.recordTokenFailure(clientIp);
+    return result;
+  }
+
+  /** Login and account password, throttled per (address, login): other logins from the address are unaffected. */
+  private async passwordAttempt(login: string, password: string, clientIp: string | undefined): Promise<AuthResult> {
+    const blocked = await this.throttle.passwordBlockedFor(clientIp, login);
+    if (blocked > 0) return throttled(blocked);
+    const result = await this.verifyPassword(login, password);
+    if (!result.ok && result.reason === 'bad-password') await this.throttle.recordPasswordFailure(clientIp, login);
+    return result;
+  }
+
+  /** A login name with its account password. */
+  private async verifyPassword(login: string, password: string): Promise<AuthResult> {
     const account = await this.passwordAccount(login, password);
     if (!account) return refuse(401, 'bad-password');
     const permissions = rolePermissions(account.role);
@@ -138,7 +156,12 @@ export class Authenticator {
     const cached = this.passwordCache.get(key);
     if (cached && cached.until > now && cached.version === version) return cached.account;
     const account = await this.store.accountByLogin(login);
-    if (!account) return undefined;
+    if (!account) {
+      // The same scrypt work as for a known login, so the answer's timing does not tell which logins exist.
+      this.unknownLoginChecks++;
+      await verifyPassword(password, UNKNOWN_LOGIN_HASH);
+      return undefined;
+    }
     const known = cached && cached.until > now && cached.account.id === account.id && cached.account.passwordHash === account.passwordHash;
     if (!known && !(await verifyPassword(password, account.passwordHash))) return undefined;
     if (this.passwordCache.size >= PASSWORD_CACHE_MAX) this.passwordCache.clear();

@@ -43,3 +43,17 @@ export function ipAllowed(masks: readonly string[], client: string | undefined):
     return addr.match(maskAddr, len);
   });
 }
+
+/** Whether every address `mask` covers is covered by one of `outer` (same family, equal or longer prefix). */
+export function maskWithin(mask: string, outer: readonly string[]): boolean {
+  const [addrText, lenText] = mask.split('/') as [string, string | undefined];
+  const addr = ipaddr.process(addrText);
+  const len = lenText === undefined ? (addr.kind() === 'ipv4' ? 32 : 128) : Number(lenText);
+  return outer.some((o) => {
+    const [oText, oLenText] = o.split('/') as [string, string | undefined];
+    const oAddr = ipaddr.process(oText);
+    if (oAddr.kind() !== addr.kind()) return false;
+    const oLen = oLenText === undefined ? (oAddr.kind() === 'ipv4' ? 32 : 128) : Number(oLenText);
+    return len >= oLen && addr.match(oAddr, oLen);
+  });
+}

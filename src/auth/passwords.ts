@@ -28,3 +28,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
 export function generatePassword(): string {
   return randomBytes(15).toString('base64url');
 }
+
+/**
+ * A well-formed hash no password matches (its key is zeros, a random salt): checked for logins that do not exist,
+ * so they cost the same scrypt work as a wrong password for one that does.
+ */
+export const UNKNOWN_LOGIN_HASH = `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${randomBytes(16).toString('base64')}$${Buffer.alloc(KEY_LENGTH).toString('base64')}`;

@@ -4,7 +4,7 @@ import type { TokenHasher } from '../auth/tokens.js';
 import { OVER_QUOTA, type CredentialRow, type NewCredential, type Store, type StoreOps } from '../db/store.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds } from '../util/utcdate.js';
-import { describeUngrantable, ungrantable } from './policy.js';
+import { describeUngrantable, INTERNAL_REFUSED, restrictionsOf, ungrantable, widerThanCaller } from './policy.js';
 import { derivedScopes, scopePermissions, type Scope } from './scopes.js';
 
 /** An app password as the REST face shows it (the seed page's shape, plus platform and deviceId for mobile keys). */
@@ -56,19 +56,23 @@ export class AppPasswords {
   }
 
   async create(principal: Principal, input: { name: string; scopes: Scope[]; platform?: string; deviceId?: string }): Promise<Refusal | { key: RestKey; token: string }> {
-    if (input.scopes.includes('internal') && principal.account.role !== 'admin') {
-      return { status: 403, error: 'forbidden', message: 'Only administrators may grant the internal scope' };
-    }
+    const bounds = restrictionsOf(principal);
+    if (input.scopes.includes('internal') && !bounds.internal) return { status: 403, error: 'forbidden', message: INTERNAL_REFUSED };
     const { mode, list } = scopePermissions(input.scopes);
+    // A restricted caller's key inherits its expiry and IP masks: never less restricted than the caller.
     return this.issue(this.store, principal, {
-      accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt: null,
-      permissionsMode: mode, permissions: list, allowedIps: [], scopes: [...new Set(input.scopes)],
+      accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt: bounds.expiresAt,
+      permissionsMode: mode, permissions: list, allowedIps: [...bounds.allowedIps], scopes: [...new Set(input.scopes)],
       platform: input.platform ?? null, deviceId: input.deviceId ?? null,
     });
   }
 
   /** New secret, same name, scopes and restrictions; the old one revoked in the same transaction. */
-  rotate(principal: Principal, old: CredentialRow): Promise<Refusal | { key: RestKey; token: string }> {
+  async rotate(principal: Principal, old: CredentialRow): Promise<Refusal | { key: RestKey; token: string }> {
+    const bounds = restrictionsOf(principal);
+    if (old.scopes?.includes('internal') && !bounds.internal) return { status: 403, error: 'forbidden', message: INTERNAL_REFUSED };
+    const wider = widerThanCaller(bounds, old);
+    if (wider) return { status: 403, error: 'forbidden', message: wider.description };
     return this.store.transaction(async (tx) => {
       const result = await this.issue(tx, principal, {
         accountId: old.accountId, kind: 'appPassword', description: old.description, expiresAt: old.expiresAt,
@@ -80,7 +84,8 @@ export class AppPasswords {
     });
   }
 
-  revoke(row: CredentialRow): Promise<boolean> {
+  async revoke(principal: Principal, row: CredentialRow): Promise<Refusal | boolean> {
+    if (row.scopes?.includes('internal') && !restrictionsOf(principal).internal) return { status: 403, error: 'forbidden', message: INTERNAL_REFUSED };
     return this.store.deleteCredential(row.accountId, 'appPassword', row.id);
   }
 

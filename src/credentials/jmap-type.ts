@@ -6,7 +6,7 @@ import type { ChangeEntry, Checked, FilterNode, SortKey, StandardType } from '..
 import type { JsonObject } from '../jmap/types.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { nowSeconds, parseUtcDate } from '../util/utcdate.js';
-import { describeUngrantable, ungrantable } from './policy.js';
+import { describeUngrantable, INTERNAL_REFUSED, ungrantable, UNRESTRICTED, widerThanCaller } from './policy.js';
 import { checkCredential, type CredentialInput } from './validate.js';
 import { credentialToPatchable, credentialToWire } from './wire.js';
 
@@ -71,6 +71,18 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
     return missing.length === 0 ? undefined : { type: 'forbidden', description: describeUngrantable(missing), properties: ['permissions'] };
   }
 
+  /** Delegation bounds: the result may not be less restricted than the credential the caller presented. */
+  function unbounded(ctx: MethodContext, input: CredentialInput): SetError | undefined {
+    const wider = widerThanCaller(ctx.caller.restrictions ?? UNRESTRICTED, input);
+    return wider && { type: 'forbidden', description: wider.description, properties: [wider.property] };
+  }
+
+  /** `internal` credentials (the mail servers' own) are only touched by callers that hold `internal`. */
+  function internalGuard(ctx: MethodContext, scopes: readonly string[] | null | undefined): SetError | undefined {
+    const holds = (ctx.caller.restrictions ?? UNRESTRICTED).internal;
+    return !holds && scopes?.includes('internal') ? { type: 'forbidden', description: INTERNAL_REFUSED } : undefined;
+  }
+
   return {
     name: o.name,
     capability: STALWART_CAPABILITY,
@@ -97,7 +109,7 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
 
     async create(ctx, accountId, input) {
       const accountNum = num(accountId);
-      const denied = await escalation(ctx, accountId, input);
+      const denied = (await escalation(ctx, accountId, input)) ?? unbounded(ctx, input);
       if (denied) return denied;
       const issued = o.hasher.issue(kind);
       const row = await store.insertCredential({
@@ -113,6 +125,9 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
     async update(ctx, accountId, id, input, existing) {
       const before = checkCredential(existing);
       if (!before.ok) throw new Error('stored credential failed validation');
+      const row = (await store.credentials(num(accountId), kind, [decodeId(id) ?? -1]))[0];
+      const guarded = internalGuard(ctx, row?.scopes);
+      if (guarded) return guarded;
       const changes: CredentialChanges = {};
       const b = before.value;
       if (input.description !== b.description) changes.description = input.description;
@@ -126,6 +141,10 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
         // Scopes named the old rights; once the rights are edited directly they would lie.
         changes.scopes = null;
       }
+      if (changes.expiresAt !== undefined || changes.allowedIps !== undefined || changes.permissionsMode !== undefined) {
+        const denied = unbounded(ctx, input);
+        if (denied) return denied;
+      }
       await store.updateCredential(num(accountId), kind, decodeId(id) ?? -1, changes);
       return o.withScopes && changes.scopes === null && existing.scopes !== null ? { scopes: null } : null;
     },
@@ -133,7 +152,10 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
     // Only the store itself opens transactions; a type already bound to one has no batch of its own.
     batch: 'transaction' in store ? (fn) => (store as Store).transaction((tx) => fn(boundType(o, tx))) : undefined,
 
-    async destroy(_ctx, accountId, id) {
+    async destroy(ctx, accountId, id) {
+      const row = (await store.credentials(num(accountId), kind, [decodeId(id) ?? -1]))[0];
+      const guarded = internalGuard(ctx, row?.scopes);
+      if (guarded) return guarded;
       return (await store.deleteCredential(num(accountId), kind, decodeId(id) ?? -1)) ? undefined : { type: 'notFound' };
     },
 

@@ -1,6 +1,7 @@
 import { normalizeMask } from '../auth/ipmask.js';
 import { isPermission, type PermissionMode } from '../auth/permissions.js';
 import { isPlainObject, type JsonObject, type JsonValue } from '../jmap/types.js';
+import { isCleanLabel } from '../util/text.js';
 import { parseUtcDate } from '../util/utcdate.js';
 
 export const MAX_DESCRIPTION = 1000;
@@ -61,7 +62,7 @@ function parsePermissions(value: JsonValue | undefined): { mode: PermissionMode;
 export function checkCredential(input: JsonObject): { ok: true; value: CredentialInput } | { ok: false; invalid: string[] } {
   const invalid: string[] = [];
   const { description } = input;
-  if (typeof description !== 'string' || description.trim().length === 0 || description.length > MAX_DESCRIPTION) invalid.push('description');
+  if (typeof description !== 'string' || description.trim().length === 0 || description.length > MAX_DESCRIPTION || !isCleanLabel(description)) invalid.push('description');
 
   let expiresAt: number | null = null;
   if (input.expiresAt !== undefined && input.expiresAt !== null) {

@@ -48,3 +48,25 @@ export const changes = sqliteTable('changes', {
   recordId: integer('record_id').notNull(),
   op: text('op', { enum: ['created', 'updated', 'destroyed'] }).notNull(),
 }, (t) => [index('changes_account').on(t.accountId, t.kind, t.seq)]);
+
+/**
+ * Web page sign-ins (src/web/session.ts): one row per sign-in, kept across refreshes of its cookie; sign-out
+ * deletes it, so every cookie issued for it stops working in every process. Times are unix seconds.
+ */
+export const webSessions = sqliteTable('web_sessions', {
+  id: text('id').primaryKey(),
+  accountId: integer('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+  authTime: integer('auth_time').notNull(),
+  /** The absolute end of the sign-in (auth_time + the maximum session length). */
+  expiresAt: integer('expires_at').notNull(),
+}, (t) => [index('web_sessions_account').on(t.accountId)]);
+
+/**
+ * Fixed-window counters shared by every node: failed-authentication throttles and REST rate limits
+ * (src/auth/throttle.ts). `reset_at` is unix milliseconds.
+ */
+export const windowCounters = sqliteTable('window_counters', {
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  resetAt: integer('reset_at').notNull(),
+}, (t) => [index('window_counters_reset').on(t.resetAt)]);

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, count, eq, gt, inArray, max, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, lte, max, sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { credentialQuery, SQLITE_DIALECT } from './credential-query.js';
@@ -10,10 +10,10 @@ import * as schema from './schema.js';
 import {
   OVER_QUOTA, StoreUnavailableError,
   type AccountRow, type ChangeRow, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialRow,
-  type CredentialSort, type NewCredential, type Store, type StoreOps,
+  type CredentialSort, type NewCredential, type Store, type StoreOps, type WebSessionRow,
 } from './store.js';
 
-const { accounts, credentials, changes } = schema;
+const { accounts, credentials, changes, webSessions, windowCounters } = schema;
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
 
 type Db = BetterSQLite3Database<typeof schema>;
@@ -37,6 +37,7 @@ const OP_NAMES = [
   'countAccounts', 'accountById', 'accountByLogin', 'listAccounts', 'createAccount', 'setAccountPassword', 'deleteAccount',
   'credentialByLocator', 'credentials', 'countCredentials', 'insertCredential', 'updateCredential', 'deleteCredential',
   'touchLastUsed', 'state', 'changesSince', 'queryCount', 'queryIndexOf', 'queryPage',
+  'createWebSession', 'webSession', 'endWebSession', 'endAccountWebSessions', 'hitCounter', 'peekCounter', 'pruneCounters',
 ] as const satisfies readonly (keyof StoreOps)[];
 
 /** SQLite result codes that mean "not now" rather than "wrong request": the caller gets 503 / serverUnavailable. */
@@ -49,11 +50,26 @@ function neutral(err: unknown): unknown {
   return err;
 }
 
+/** Creates a folder (and missing parents) readable by its owner only, whatever the umask. */
+export function makePrivateDir(dir: string): void {
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode is filtered by the umask (it can only remove bits): set it exactly on what was created here.
+  if (created !== undefined) chmodSync(dir, 0o700);
+}
+
 /** Opens (creating the folder if needed), switches to WAL and applies pending migrations from drizzle/. */
 export function openSqliteStore(file: string): Store {
-  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+  if (file !== ':memory:') {
+    makePrivateDir(dirname(resolve(file)));
+    // Created 0600 before SQLite opens it; SQLite gives -wal and -shm the database file's mode.
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+  }
   const client = new Database(file);
   client.pragma('journal_mode = WAL');
+  if (file !== ':memory:') {
+    for (const extra of ['-wal', '-shm']) if (existsSync(file + extra)) chmodSync(file + extra, 0o600);
+  }
   client.pragma('synchronous = NORMAL');
   client.pragma('foreign_keys = ON');
   client.pragma('busy_timeout = 5000');
@@ -90,6 +106,13 @@ class SqliteStore implements Store {
   declare queryCount: StoreOps['queryCount'];
   declare queryIndexOf: StoreOps['queryIndexOf'];
   declare queryPage: StoreOps['queryPage'];
+  declare createWebSession: StoreOps['createWebSession'];
+  declare webSession: StoreOps['webSession'];
+  declare endWebSession: StoreOps['endWebSession'];
+  declare endAccountWebSessions: StoreOps['endAccountWebSessions'];
+  declare hitCounter: StoreOps['hitCounter'];
+  declare peekCounter: StoreOps['peekCounter'];
+  declare pruneCounters: StoreOps['pruneCounters'];
 
   constructor(private readonly ops: SqliteOps, private readonly client: Database.Database) {
     const inside: Record<string, unknown> = {};
@@ -275,7 +298,11 @@ class SqliteOps implements SyncOps {
 
   setAccountPassword(id: number, passwordHash: string): boolean {
     this.changed();
-    return this.db.update(accounts).set({ passwordHash }).where(eq(accounts.id, id)).run().changes > 0;
+    // A new password ends every web sign-in of the account, in the same transaction.
+    return this.write(() => {
+      this.db.delete(webSessions).where(eq(webSessions.accountId, id)).run();
+      return this.db.update(accounts).set({ passwordHash }).where(eq(accounts.id, id)).run().changes > 0;
+    });
   }
 
   deleteAccount(id: number): boolean {
@@ -392,5 +419,49 @@ class SqliteOps implements SyncOps {
       this.statements.set(text, stmt);
     }
     return stmt;
+  }
+
+  createWebSession(session: WebSessionRow): void {
+    this.write(() => {
+      // The account's ended sign-ins go with each new one: the table stays the size of the live sessions.
+      this.db.delete(webSessions).where(and(eq(webSessions.accountId, session.accountId), lte(webSessions.expiresAt, session.authTime))).run();
+      this.db.insert(webSessions).values(session).run();
+    });
+  }
+
+  webSession(id: string, now: number): WebSessionRow | undefined {
+    return this.db.select().from(webSessions).where(and(eq(webSessions.id, id), gt(webSessions.expiresAt, now))).get();
+  }
+
+  endWebSession(id: string): boolean {
+    return this.db.delete(webSessions).where(eq(webSessions.id, id)).run().changes > 0;
+  }
+
+  endAccountWebSessions(accountId: number): number {
+    return this.db.delete(webSessions).where(eq(webSessions.accountId, accountId)).run().changes;
+  }
+
+  hitCounter(key: string, windowMs: number, nowMs: number): { count: number; resetAt: number } {
+    // One statement, so concurrent hits from several processes never lose a count; portable to PostgreSQL.
+    const row = this.db.insert(windowCounters).values({ key, count: 1, resetAt: nowMs + windowMs })
+      .onConflictDoUpdate({
+        target: windowCounters.key,
+        set: {
+          count: sql`CASE WHEN ${windowCounters.resetAt} <= ${nowMs} THEN 1 ELSE ${windowCounters.count} + 1 END`,
+          resetAt: sql`CASE WHEN ${windowCounters.resetAt} <= ${nowMs} THEN ${nowMs + windowMs} ELSE ${windowCounters.resetAt} END`,
+        },
+      })
+      .returning({ count: windowCounters.count, resetAt: windowCounters.resetAt }).get();
+    return row;
+  }
+
+  peekCounter(key: string, nowMs: number): { count: number; resetAt: number } {
+    const row = this.db.select({ count: windowCounters.count, resetAt: windowCounters.resetAt }).from(windowCounters)
+      .where(and(eq(windowCounters.key, key), gt(windowCounters.resetAt, nowMs))).get();
+    return row ?? { count: 0, resetAt: 0 };
+  }
+
+  pruneCounters(nowMs: number): number {
+    return this.db.delete(windowCounters).where(lte(windowCounters.resetAt, nowMs)).run().changes;
   }
 }

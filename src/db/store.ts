@@ -56,6 +56,14 @@ export interface ChangeRow {
   op: 'created' | 'updated' | 'destroyed';
 }
 
+/** One web sign-in (unix seconds). */
+export interface WebSessionRow {
+  id: string;
+  accountId: number;
+  authTime: number;
+  expiresAt: number;
+}
+
 /** An insert refused because the account already holds its quota of this kind. */
 export const OVER_QUOTA = 'overQuota' as const;
 
@@ -99,6 +107,24 @@ export interface StoreOps {
   queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): Promise<number>;
   queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): Promise<number | undefined>;
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): Promise<number[]>;
+
+  /** Web sign-ins: a row per sign-in; deleting it ends every cookie issued for it. */
+  createWebSession(session: WebSessionRow): Promise<void>;
+  /** The sign-in, if it exists and has not expired at `now` (unix seconds). */
+  webSession(id: string, now: number): Promise<WebSessionRow | undefined>;
+  endWebSession(id: string): Promise<boolean>;
+  /** Ends every sign-in of the account (password change); returns how many. */
+  endAccountWebSessions(accountId: number): Promise<number>;
+
+  /**
+   * Fixed-window counters (failure throttles, rate limits), shared by every node on the database.
+   * `hitCounter` adds one to the key's window, opening a new one of `windowMs` when none is open at `nowMs`,
+   * atomically, and returns the new count and when the window resets (unix ms). `peekCounter` reads it (count 0
+   * when no window is open). Expired windows are removed by `pruneCounters`.
+   */
+  hitCounter(key: string, windowMs: number, nowMs: number): Promise<{ count: number; resetAt: number }>;
+  peekCounter(key: string, nowMs: number): Promise<{ count: number; resetAt: number }>;
+  pruneCounters(nowMs: number): Promise<number>;
 }
 
 export interface Store extends StoreOps {

@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { STALWART_CAPABILITY } from '../credentials/jmap-type.js';
+import { restrictionsOf } from '../credentials/policy.js';
 import { parseRequest } from '../jmap/envelope.js';
 import { RequestError } from '../jmap/errors.js';
 import { buildSession, sessionState, type SessionInput } from '../jmap/session.js';
@@ -55,7 +56,10 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
 
   const api = async (c: Context<AppEnv>) => {
     const { principal } = c.var;
-    const caller: Caller = { accountId: encodeId(principal.account.id), username: principal.account.login, permissions: principal.permissions };
+    const caller: Caller = {
+      accountId: encodeId(principal.account.id), username: principal.account.login, permissions: principal.permissions,
+      restrictions: restrictionsOf(principal),
+    };
     try {
       const body = await readBody(c, config.limits.maxSizeRequest);
       if (!body) return limitError(c);

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { RequestError } from './errors.js';
+import { isWellFormed } from '../util/text.js';
 import { isPlainObject, type Invocation, type JsonObject } from './types.js';
 
 const ArgumentsSchema = v.custom<JsonObject>(isPlainObject, 'arguments must be an object');
@@ -22,6 +23,36 @@ export interface JmapRequest {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * How deeply a request's JSON may nest (objects and arrays). Every real request stays far below; past it a
+ * request is refused before anything runs, so no later step (serialising the answer, a patch) can overflow.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/** I-JSON (RFC 7493, which RFC 8620 requires): no lone surrogate in any string or name; and the depth limit. */
+function checkShape(root: unknown): void {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (typeof value === 'string') {
+      if (!isWellFormed(value)) throw new RequestError('notJSON', 400, 'The request is not I-JSON: a string holds a lone surrogate (invalid Unicode)');
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw new RequestError('limit', 400, `The request nests JSON deeper than ${MAX_JSON_DEPTH} levels`, { limit: 'maxJsonDepth' });
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push([item, depth + 1]);
+    } else {
+      for (const [key, item] of Object.entries(value)) {
+        if (!isWellFormed(key)) throw new RequestError('notJSON', 400, 'The request is not I-JSON: a name holds a lone surrogate (invalid Unicode)');
+        stack.push([item, depth + 1]);
+      }
+    }
+  }
+}
+
 /** Decodes and validates a request body; throws RequestError with the RFC type. */
 export function parseRequest(body: Uint8Array, contentType: string | undefined): JmapRequest {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
@@ -34,6 +65,7 @@ export function parseRequest(body: Uint8Array, contentType: string | undefined):
   } catch {
     throw new RequestError('notJSON', 400, 'The request body is not valid UTF-8 JSON');
   }
+  checkShape(parsed);
   const result = v.safeParse(RequestSchema, parsed);
   if (!result.success) {
     const issue = result.issues[0];

@@ -3,6 +3,7 @@ import { makeContext } from './context.js';
 import type { JmapRequest } from './envelope.js';
 import { MethodError, RequestError, clip } from './errors.js';
 import { resolveReferences } from './references.js';
+import { requirePermission } from './standard/permission.js';
 import { CORE_CAPABILITY, type Caller, type CoreLimits, type Invocation, type JsonObject } from './types.js';
 
 export interface JmapResponse {
@@ -31,7 +32,14 @@ export class JmapServer {
     private readonly unavailable: (error: unknown) => boolean = () => false,
   ) {
     this.capabilities.set(CORE_CAPABILITY, { ...limits });
-    this.register('Core/echo', { capability: CORE_CAPABILITY, handler: (args) => args });
+    // Core/echo needs its own permission too (Stalwart's jmapCoreEcho): every method checks one.
+    this.register('Core/echo', {
+      capability: CORE_CAPABILITY,
+      handler: (args, ctx) => {
+        requirePermission(ctx, 'jmapCoreEcho');
+        return args;
+      },
+    });
   }
 
   addCapability(uri: string, value: JsonObject = {}): void {

@@ -23,6 +23,20 @@ export interface Caller {
   accountId: string;
   username: string;
   permissions: ReadonlySet<string>;
+  /**
+   * The limits of the credential the caller presented, which anything it creates or edits must stay within
+   * (undefined: unrestricted). The protocol layer passes them through to the object types.
+   */
+  restrictions?: CallerRestrictions;
+}
+
+export interface CallerRestrictions {
+  /** Unix seconds, or null for none. */
+  expiresAt: number | null;
+  /** IP masks; empty for none. */
+  allowedIps: readonly string[];
+  /** Whether the caller holds the mail servers' `internal` right (to mint, rotate or revoke such credentials). */
+  internal: boolean;
 }
 
 export function isPlainObject(v: unknown): v is JsonObject {

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { raw } from 'hono/html';
 import QRCode from 'qrcode';
 import type { AppEnv } from '../http/auth-middleware.js';
+import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
 import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
 import { rolePermissions } from '../auth/permissions.js';
@@ -35,6 +35,33 @@ const ASSETS = new Map<string, Asset>([
   ['app.css', asset('app.css', 'text/css; charset=utf-8')],
   ['icon.svg', asset('icon.svg', 'image/svg+xml')],
 ]);
+
+const FORM = 'application/x-www-form-urlencoded';
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+const unsupported = (c: Context) =>
+  c.json({ error: 'unsupported_media_type', message: `Send application/json or ${FORM}` }, 415);
+
+/** A small body as text: 413 past `max` bytes (nothing more is read), 400 when it is not UTF-8. */
+async function smallBody(c: Context, max: number): Promise<string | Response> {
+  const bytes = await readBody(c, max);
+  if (!bytes) return c.json({ error: 'too_large', message: `The body is larger than ${max} bytes` }, 413);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return c.json({ error: 'invalid_utf8', message: 'The body is not valid UTF-8' }, 400);
+  }
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The web page: Account › Credentials › API Keys and App Passwords, for people who would rather click than curl.
@@ -89,19 +116,21 @@ export function webRoutes(services: Services): Hono<AppEnv> {
       own={[...rolePermissions(account.role)]} sessionExpiresAt={session.exp} /></>);
   });
 
-  app.post('/web/login', bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'too_large', message: 'The request is too large' }, 413) }), async (c) => {
-    const json = (c.req.header('content-type') ?? '').toLowerCase().startsWith('application/json');
+  app.post('/web/login', async (c) => {
+    const type = mediaType(c);
+    const json = type === 'application/json';
+    if (!json && type !== FORM) return unsupported(c);
+    const text = await smallBody(c, 16 * 1024);
+    if (typeof text !== 'string') return text;
     let login: unknown;
     let password: unknown;
     if (json) {
       // A cross-site page cannot send JSON without a CORS preflight, which this server never grants.
-      try {
-        ({ login, password } = (await c.req.json()) as Record<string, unknown>);
-      } catch {
-        return c.json({ error: 'invalid_json', message: 'The body must be a JSON object with login and password' }, 400);
-      }
+      const body = parseJsonObject(text);
+      if (!body) return c.json({ error: 'invalid_json', message: 'The body must be a JSON object with login and password' }, 400);
+      ({ login, password } = body);
     } else {
-      const form = await c.req.parseBody();
+      const form = Object.fromEntries(new URLSearchParams(text));
       ({ login, password } = form);
       const expected = getCookie(c, LOGIN_COOKIE);
       if (!expected || typeof form._csrf !== 'string' || !safeEqual(form._csrf, expected)) {
@@ -134,21 +163,20 @@ export function webRoutes(services: Services): Hono<AppEnv> {
   });
 
   /** Reads the CSRF token from the header (script) or the form field (the sign-out form). */
-  const csrfOf = async (c: Context) => {
+  const csrfOf = (c: Context, body: string) => {
     const header = c.req.header(CSRF_HEADER);
     if (header) return header;
-    if ((c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) {
-      const form = await c.req.parseBody();
-      return typeof form._csrf === 'string' ? form._csrf : '';
-    }
+    if (mediaType(c) === FORM) return new URLSearchParams(body).get('_csrf') ?? '';
     return '';
   };
 
-  app.post('/web/logout', bodyLimit({ maxSize: 4096 }), async (c) => {
+  app.post('/web/logout', async (c) => {
+    const body = await smallBody(c, 4096);
+    if (typeof body !== 'string') return body;
     const session = await sessionOf(c);
     if (session) {
-      if (!safeEqual(await csrfOf(c), session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
-      sessions.revoke(session);
+      if (!safeEqual(csrfOf(c, body), session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
+      await sessions.revoke(session);
     }
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure() });
     return c.redirect('/web/?signedout', 303);
@@ -159,7 +187,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     const session = await sessionOf(c);
     if (!session) return c.json({ error: 'unauthorized', message: 'Your session has ended. Sign in again.' }, 401);
     if (!safeEqual(c.req.header(CSRF_HEADER) ?? '', session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
-    const issued = await sessions.issue(session.account, { csrf: session.csrf, authTime: session.authTime });
+    const issued = await sessions.issue(session.account, { sid: session.sid, csrf: session.csrf, authTime: session.authTime });
     setSessionCookie(c, issued);
     c.header('Cache-Control', 'no-store');
     return c.json({ expiresAt: new Date(issued.expiresAt * 1000).toISOString() });
@@ -169,15 +197,14 @@ export function webRoutes(services: Services): Hono<AppEnv> {
    * The QR code of a mobile key's one-time profile link, drawn here so the page needs no QR library. POST, so the
    * link (a capability) never lands in a URL; only this server's profile links are drawn.
    */
-  app.post('/web/qr', bodyLimit({ maxSize: 4096 }), async (c) => {
+  app.post('/web/qr', async (c) => {
     const auth = await cookieAuth(services, c);
     if (!auth?.ok) return c.json({ error: auth ? 'forbidden' : 'unauthorized', message: auth?.detail ?? 'Sign in first' }, auth?.status ?? 401);
-    let data: unknown;
-    try {
-      ({ data } = (await c.req.json()) as Record<string, unknown>);
-    } catch {
-      return c.json({ error: 'invalid_json', message: 'The body must be {"data": "<profile link>"}' }, 400);
-    }
+    const text = await smallBody(c, 4096);
+    if (typeof text !== 'string') return text;
+    const body = parseJsonObject(text);
+    if (!body) return c.json({ error: 'invalid_json', message: 'The body must be {"data": "<profile link>"}' }, 400);
+    const { data } = body;
     const prefix = `${services.config.publicUrl}${PROFILE_PATH}`;
     if (typeof data !== 'string' || !data.startsWith(prefix) || data.length > prefix.length + 200) {
       return c.json({ error: 'invalid_request', message: 'Only this server\'s profile links are drawn as QR codes', field: 'data' }, 400);

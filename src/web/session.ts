@@ -22,6 +22,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface WebSession {
   account: AccountRow;
+  /** The sign-in this cookie belongs to (a row of the store's web_sessions); kept by every refresh. */
+  sid: string;
   csrf: string;
   jti: string;
   /** Unix seconds: when this JWT expires, and when the password was entered. */
@@ -39,13 +41,12 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 const random = (bytes: number) => randomBytes(bytes).toString('base64url');
 
 /**
- * Issues and checks web sessions. The signing key is derived from the server secret, so sessions survive a
- * restart but die with a new secret; sign-out and password changes end a session before its expiry.
+ * Issues and checks web sessions. The signing key is derived from the server secret; each sign-in is a row in
+ * the store, so sign-out and password changes end it (and every cookie refreshed from it) before its expiry,
+ * across restarts and across processes sharing the database.
  */
 export class WebSessions {
   private readonly key: Uint8Array;
-  /** Signed-out JWT ids until they would have expired anyway (per process). */
-  private readonly revoked = new Map<string, number>();
 
   constructor(private readonly services: Services) {
     this.key = createHmac('sha256', loadServerSecret(services.config)).update('jmap-keys web-session v1').digest();
@@ -56,12 +57,15 @@ export class WebSessions {
     return createHmac('sha256', this.key).update(`${account.id}\0${account.passwordHash}`).digest('base64url').slice(0, 22);
   }
 
-  async issue(account: AccountRow, renew?: { csrf: string; authTime: number }): Promise<IssuedSession> {
+  /** A new sign-in (recorded in the store), or a renewed cookie for an existing one (`renew`). */
+  async issue(account: AccountRow, renew?: { sid: string; csrf: string; authTime: number }): Promise<IssuedSession> {
     const now = nowSeconds();
     const authTime = renew?.authTime ?? now;
     const csrf = renew?.csrf ?? random(24);
+    const sid = renew?.sid ?? random(18);
+    if (!renew) await this.services.store.createWebSession({ id: sid, accountId: account.id, authTime, expiresAt: authTime + SESSION_MAX_SECONDS });
     const expiresAt = Math.min(now + SESSION_TTL_SECONDS, authTime + SESSION_MAX_SECONDS);
-    const token = await new SignJWT({ csrf, pwf: this.fingerprint(account), auth_time: authTime })
+    const token = await new SignJWT({ csrf, sid, pwf: this.fingerprint(account), auth_time: authTime })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
@@ -76,24 +80,26 @@ export class WebSessions {
   /** The session behind a cookie value, or undefined when it is forged, expired, signed out or stale. */
   async verify(token: string): Promise<WebSession | undefined> {
     if (token.length > 2048) return undefined;
+    let payload;
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], requiredClaims: ['exp', 'jti', 'sub'] });
-      const { csrf, pwf, auth_time: authTime, jti, exp, sub } = payload;
-      if (typeof csrf !== 'string' || typeof pwf !== 'string' || typeof authTime !== 'number' || !jti || !exp || !sub) return undefined;
-      if (this.revoked.has(jti) || authTime + SESSION_MAX_SECONDS < nowSeconds()) return undefined;
-      const account = /^\d+$/.test(sub) ? await this.services.store.accountById(Number(sub)) : undefined;
-      if (!account || !safeEqual(pwf, this.fingerprint(account))) return undefined;
-      return { account, csrf, jti, exp, authTime };
+      ({ payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], requiredClaims: ['exp', 'jti', 'sub'] }));
     } catch {
       return undefined;
     }
+    const { csrf, sid, pwf, auth_time: authTime, jti, exp, sub } = payload;
+    if (typeof csrf !== 'string' || typeof sid !== 'string' || typeof pwf !== 'string' || typeof authTime !== 'number' || !jti || !exp || !sub) return undefined;
+    const now = nowSeconds();
+    if (authTime + SESSION_MAX_SECONDS < now) return undefined;
+    // The sign-in must still exist in the store: sign-out (from any process, before any restart) deletes it.
+    const signIn = await this.services.store.webSession(sid, now);
+    const account = /^\d+$/.test(sub) ? await this.services.store.accountById(Number(sub)) : undefined;
+    if (!signIn || !account || signIn.accountId !== account.id || !safeEqual(pwf, this.fingerprint(account))) return undefined;
+    return { account, sid, csrf, jti, exp, authTime };
   }
 
-  /** Sign-out: the JWT stops working at once, not only when it expires. */
-  revoke(session: Pick<WebSession, 'jti' | 'exp'>): void {
-    const now = nowSeconds();
-    for (const [jti, exp] of this.revoked) if (exp < now) this.revoked.delete(jti);
-    this.revoked.set(session.jti, session.exp);
+  /** Sign-out: the sign-in ends in the store, so every cookie issued for it stops working at once, everywhere. */
+  async revoke(session: Pick<WebSession, 'sid'>): Promise<void> {
+    await this.services.store.endWebSession(session.sid);
   }
 }
 

@@ -1,14 +1,18 @@
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
-import { RateLimit } from '../../auth/throttle.js';
+import { addressBucket, RateLimit } from '../../auth/throttle.js';
 import { AppPasswords, toRestKey } from '../../credentials/app-passwords.js';
 import { MOBILE_SCOPES, PLATFORMS, SCOPES } from '../../credentials/scopes.js';
 import type { Services } from '../../services.js';
+import { isCleanLabel, labelProblem } from '../../util/text.js';
 import { requireAuth, type AppEnv } from '../auth-middleware.js';
+import { readBody } from '../body.js';
 import { restError } from './errors.js';
 import { autoconfigXml, mobileconfig, OneTimeLinks } from './onboarding.js';
 
-const Name = v.pipe(v.string('name must be a string'), v.trim(), v.minLength(1, 'name is required'), v.maxLength(100, 'name must be 100 characters or less'));
+/** A one-line label: printable text only (src/util/text.ts). */
+const label = (field: string) => v.check((s: string) => isCleanLabel(s), (issue: v.CheckIssue<string>) => `${field} ${labelProblem(issue.input) ?? 'is invalid'}`);
+const Name = v.pipe(v.string('name must be a string'), v.trim(), v.minLength(1, 'name is required'), v.maxLength(100, 'name must be 100 characters or less'), label('name'));
 const CreateBody = v.strictObject({
   name: Name,
   scopes: v.pipe(
@@ -19,8 +23,12 @@ const CreateBody = v.strictObject({
 const MobileBody = v.strictObject({
   name: Name,
   platform: v.picklist(PLATFORMS, `platform must be one of: ${PLATFORMS.join(', ')}`),
-  deviceId: v.pipe(v.string('deviceId must be a string'), v.trim(), v.minLength(1, 'deviceId is required'), v.maxLength(200, 'deviceId must be 200 characters or less')),
+  deviceId: v.pipe(v.string('deviceId must be a string'), v.trim(), v.minLength(1, 'deviceId is required'), v.maxLength(200, 'deviceId must be 200 characters or less'), label('deviceId')),
 });
+
+/** REST bodies are capped at this many bytes (413 past it, before the rest is read). */
+export const MAX_REST_BODY = 8 * 1024;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const PROFILE_LINK_TTL_MS = 10 * 60 * 1000;
 /** Where the one-time .mobileconfig links of POST /api/smtp-credentials/mobile point (the QR code's content). */
@@ -33,8 +41,8 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const passwords = new AppPasswords(services.store, services.hasher, config.maxAppPasswordsPerAccount);
   const profiles = new OneTimeLinks<{ login: string; name: string; password: string }>(PROFILE_LINK_TTL_MS);
   const windowMs = config.rest.windowSeconds * 1000;
-  const reads = new RateLimit(config.rest.readsPerWindow, windowMs);
-  const writes = new RateLimit(config.rest.writesPerWindow, windowMs);
+  const reads = new RateLimit(services.store, 'rest:r', config.rest.readsPerWindow, windowMs);
+  const writes = new RateLimit(services.store, 'rest:w', config.rest.writesPerWindow, windowMs);
   const connectionInfo = () => config.mail;
 
   const auth = requireAuth(services, (c, status, detail) =>
@@ -43,7 +51,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   /** Stricter limits here: per account and per client address, reads and writes counted apart. */
   const limited = (kind: 'read' | 'write') => async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const limit = kind === 'read' ? reads : writes;
-    const wait = limit.take([`a:${c.var.principal.account.id}`, `ip:${c.var.clientIp ?? 'unknown'}`]);
+    const wait = await limit.take([`a:${c.var.principal.account.id}`, `ip:${addressBucket(c.var.clientIp, config.authIpv6Prefix)}`]);
     if (wait > 0) {
       c.header('Retry-After', String(wait));
       return restError(c, 429, 'rate_limited', `Too many ${kind}s; try again in ${wait} s`);
@@ -55,9 +63,18 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const denied = (c: Context) => restError(c, 403, 'forbidden', 'This credential may not manage app passwords');
 
   async function body<S extends v.GenericSchema>(c: Context, schema: S): Promise<{ ok: true; value: v.InferOutput<S> } | { ok: false; res: Response }> {
+    // Capped before it is read any further: a key's JSON is a few hundred bytes.
+    const bytes = await readBody(c, MAX_REST_BODY);
+    if (!bytes) return { ok: false, res: restError(c, 413, 'too_large', `The body is larger than ${MAX_REST_BODY} bytes`) };
+    let text: string;
+    try {
+      text = strictUtf8.decode(bytes);
+    } catch {
+      return { ok: false, res: restError(c, 400, 'invalid_utf8', 'The body is not valid UTF-8') };
+    }
     let raw: unknown;
     try {
-      raw = await c.req.json();
+      raw = JSON.parse(text);
     } catch {
       return { ok: false, res: restError(c, 400, 'invalid_json', 'The body must be a JSON object') };
     }
@@ -124,7 +141,10 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   app.delete(`${base}/:keyId`, limited('write'), async (c) => {
     if (!need(c, 'sysAppPasswordDestroy')) return denied(c);
     const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
-    if (!row || !(await passwords.revoke(row))) return notFound(c);
+    if (!row) return notFound(c);
+    const revoked = await passwords.revoke(c.var.principal, row);
+    if (typeof revoked !== 'boolean') return restError(c, revoked.status, revoked.error, revoked.message);
+    if (!revoked) return notFound(c);
     return c.body(null, 204);
   });
 
