@@ -19,19 +19,26 @@ function codeOf(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-export function pgErrorIsUnavailable(err: unknown): boolean {
+/** drizzle wraps the driver's error ("Failed query: ...") and keeps it as `cause`. */
+function causeOf(err: unknown): unknown {
+  return err instanceof Error ? err.cause : undefined;
+}
+
+export function pgErrorIsUnavailable(err: unknown, depth = 0): boolean {
+  if (depth < 4 && causeOf(err) !== undefined && pgErrorIsUnavailable(causeOf(err), depth + 1)) return true;
   const code = codeOf(err);
   if (code !== undefined) {
     if (/^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_CODES.has(code) || UNAVAILABLE_CLASSES.includes(code.slice(0, 2));
     return SOCKET_CODES.has(code);
   }
   // AggregateError: each address of a host name refused.
-  if (err instanceof AggregateError) return err.errors.some(pgErrorIsUnavailable);
+  if (err instanceof AggregateError) return err.errors.some((e) => pgErrorIsUnavailable(e, depth + 1));
   return err instanceof Error && CLIENT_MESSAGES.test(err.message);
 }
 
 /** PostgreSQL rolled the transaction back for a conflict with another one: asking again may well succeed. */
-export function pgErrorIsRetryable(err: unknown): boolean {
+export function pgErrorIsRetryable(err: unknown, depth = 0): boolean {
   const code = codeOf(err);
-  return code === '40001' || code === '40P01';
+  if (code === '40001' || code === '40P01') return true;
+  return depth < 4 && causeOf(err) !== undefined && pgErrorIsRetryable(causeOf(err), depth + 1);
 }

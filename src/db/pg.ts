@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
+import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
@@ -312,9 +313,14 @@ class PgOps implements StoreOps {
   }
 }
 
+/**
+ * The driver's own error (drizzle's wrapper quotes the query's parameters, password hashes included, in its message:
+ * not for logs), or StoreUnavailableError when it means the database is unavailable.
+ */
 function mapError(err: unknown): unknown {
-  if (err instanceof StoreUnavailableError || !pgErrorIsUnavailable(err)) return err;
-  return new StoreUnavailableError(`PostgreSQL unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  const driver = err instanceof DrizzleQueryError && err.cause !== undefined ? err.cause : err;
+  if (driver instanceof StoreUnavailableError || !pgErrorIsUnavailable(driver)) return driver;
+  return new StoreUnavailableError(`PostgreSQL unavailable: ${driver instanceof Error ? driver.message : String(driver)}`, { cause: driver });
 }
 
 // --- the notification connection ------------------------------------------------------------------------------------
@@ -450,8 +456,7 @@ export class PgStore implements Store {
     try {
       return await fn();
     } catch (err) {
-      const cause = err instanceof StoreUnavailableError ? err.cause : err;
-      if (!pgErrorIsRetryable(cause)) throw err;
+      if (!pgErrorIsRetryable(err)) throw err;
       return fn();
     }
   }
