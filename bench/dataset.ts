@@ -82,7 +82,7 @@ export async function generateDataset(opts: DatasetOptions): Promise<Dataset> {
   rmSync(opts.file, { force: true });
   rmSync(`${opts.file}-wal`, { force: true });
   rmSync(`${opts.file}-shm`, { force: true });
-  openSqliteStore(opts.file).close(); // the real schema, by the real migration
+  await openSqliteStore(opts.file).close(); // the real schema, by the real migration
 
   const hasher = new TokenHasher(Buffer.from(BENCH_SECRET, 'hex'));
   const passwordHash = await hashPassword(BENCH_ADMIN_PASSWORD);

@@ -13,13 +13,16 @@ export interface BootstrapResult {
 /** On the very first start (no accounts yet): an `admin` account and one admin API key. */
 export async function bootstrapAdmin(services: Services, adminPassword: string | undefined): Promise<BootstrapResult | undefined> {
   const { store, hasher } = services;
-  if (store.countAccounts() > 0) return undefined;
+  if (await store.countAccounts() > 0) return undefined;
   const password = adminPassword ?? generatePassword();
   const passwordHash = await hashPassword(password);
-  return store.transaction(() => {
-    if (store.countAccounts() > 0) return undefined;
-    const account = store.createAccount({ login: 'admin', passwordHash, role: 'admin', createdAt: nowSeconds() });
-    const issued = issueAccountKey(store, hasher, account.id, 'Bootstrap admin key');
+  // Several nodes may start at once on one database: only the first to commit creates the admin.
+  return store.transaction(async (tx) => {
+    if (await tx.countAccounts() > 0) return undefined;
+    const account = await tx.createAccount({ login: 'admin', passwordHash, role: 'admin', createdAt: nowSeconds() });
+    if (!account) return undefined;
+    const issued = await issueAccountKey(tx, hasher, account.id, 'Bootstrap admin key');
+    if (!issued) throw new Error('bootstrap: the admin key was refused');
     return { login: 'admin', password, generatedPassword: adminPassword === undefined, apiKey: issued.token };
   });
 }

@@ -12,13 +12,12 @@ export interface RunningServer {
 }
 
 /** Builds the services and serves the app; resolves once listening. */
-export function startServer(config: Config, log: (msg: string) => void = () => {}): Promise<RunningServer> {
-  const services = createServices(config, (method, err) => log(`method ${method} failed: ${err instanceof Error ? err.message : 'unknown error'}`));
+export async function startServer(config: Config, log: (msg: string) => void = () => {}): Promise<RunningServer> {
+  const services = await createServices(config, (method, err) => log(`method ${method} failed: ${err instanceof Error ? err.message : 'unknown error'}`));
   const app = createApp(services, log);
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
-      services.close();
-      reject(err);
+      void services.close().finally(() => reject(err));
     };
     const server: ServerType = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info: AddressInfo) => {
       server.off('error', onError);
@@ -31,8 +30,7 @@ export function startServer(config: Config, log: (msg: string) => void = () => {
         url: `http://${host}:${info.port}`,
         close: () => new Promise<void>((done) => {
           server.close(() => {
-            services.close();
-            done();
+            void services.close().finally(done);
           });
           (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         }),

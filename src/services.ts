@@ -7,8 +7,8 @@ import { FailureThrottle } from './auth/throttle.js';
 import { TokenHasher } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { credentialType, STALWART_CAPABILITY } from './credentials/jmap-type.js';
-import { openSqliteStore } from './db/sqlite.js';
-import type { Store } from './db/store.js';
+import { openStore } from './db/open.js';
+import { StoreUnavailableError, type Store } from './db/store.js';
 import type { AccountDirectory } from './jmap/context.js';
 import { JmapServer } from './jmap/server.js';
 import { registerStandardMethods } from './jmap/standard/register.js';
@@ -22,7 +22,7 @@ export interface Services {
   authenticator: Authenticator;
   lastUsed: LastUsedRecorder;
   jmap: JmapServer;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -43,8 +43,8 @@ export function loadServerSecret(config: Config): Buffer {
   return secret;
 }
 
-export function createServices(config: Config, reportFailure: (method: string, error: unknown) => void = () => {}): Services {
-  const store = openSqliteStore(config.dbFile);
+export async function createServices(config: Config, reportFailure: (method: string, error: unknown) => void = () => {}): Promise<Services> {
+  const store = await openStore(config);
   const hasher = new TokenHasher(loadServerSecret(config));
   const throttle = new FailureThrottle(config.authMaxFailures, config.authWindowSeconds * 1000);
   const lastUsed = new LastUsedRecorder(store, config.lastUsedFlushMs);
@@ -52,14 +52,14 @@ export function createServices(config: Config, reportFailure: (method: string, e
   const authenticator = new Authenticator(store, hasher, throttle, lastUsed);
 
   const directory: AccountDirectory = {
-    access(caller, accountId) {
+    async access(caller, accountId) {
       const n = decodeId(accountId);
-      if (n === undefined || !store.accountById(n)) return 'notFound';
+      if (n === undefined || !(await store.accountById(n))) return 'notFound';
       if (accountId === caller.accountId || caller.permissions.has('impersonate')) return 'ok';
       return 'forbidden';
     },
   };
-  const jmap = new JmapServer(config.limits, directory, reportFailure);
+  const jmap = new JmapServer(config.limits, directory, reportFailure, (err) => err instanceof StoreUnavailableError);
   jmap.addCapability(STALWART_CAPABILITY);
   registerStandardMethods(jmap, credentialType({
     kind: 'apiKey', name: 'x:ApiKey', permissionPrefix: 'sysApiKey', noun: 'API keys',
@@ -72,9 +72,9 @@ export function createServices(config: Config, reportFailure: (method: string, e
 
   return {
     config, store, hasher, authenticator, lastUsed, jmap,
-    close() {
-      lastUsed.stop();
-      store.close();
+    async close() {
+      await lastUsed.stop();
+      await store.close();
     },
   };
 }

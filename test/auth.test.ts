@@ -92,9 +92,9 @@ describe('verified credentials are reused only while nothing changed', () => {
     expect(await state()).toBe(before);
     const otherStore = openSqliteStore(s.services.config.dbFile);
     try {
-      issueAccountKey(otherStore, s.services.hasher, 1, 'made elsewhere');
+      await issueAccountKey(otherStore, s.services.hasher, 1, "made elsewhere");
     } finally {
-      otherStore.close();
+      await otherStore.close();
     }
     expect(await state()).not.toBe(before);
 
@@ -104,9 +104,9 @@ describe('verified credentials are reused only while nothing changed', () => {
     expect(await byPassword(s.adminPassword)).toBe(200);
     const passwordStore = openSqliteStore(s.services.config.dbFile);
     try {
-      passwordStore.setAccountPassword(1, await hashPassword('a-new-admin-password'));
+      await passwordStore.setAccountPassword(1, await hashPassword('a-new-admin-password'));
     } finally {
-      passwordStore.close();
+      await passwordStore.close();
     }
     expect(await byPassword(s.adminPassword)).toBe(401);
     expect(await byPassword('a-new-admin-password')).toBe(200);

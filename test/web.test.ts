@@ -349,9 +349,9 @@ suite('web page (real Chromium against the real server)', () => {
       body: JSON.stringify({ using: USING, methodCalls: [['x:ApiKey/query', {}, 'c']] }),
     });
     expect((await call()).status).toBe(200);
-    const account = s.services.store.accountByLogin('bob');
+    const account = await s.services.store.accountByLogin('bob');
     expect(account).toBeDefined();
-    s.services.store.setAccountPassword(account?.id ?? -1, await hashPassword('bob-password-2'));
+    await s.services.store.setAccountPassword(account?.id ?? -1, await hashPassword('bob-password-2'));
     expect((await call()).status).toBe(401);
     const wrong = await fetch(`${s.url}/web/login`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ login: 'bob', password: 'bob-password-1' }),

@@ -114,7 +114,7 @@ export class Authenticator {
   async verifyLogin(login: string, password: string, clientIp: string | undefined): Promise<AuthResult> {
     const parsed = parseToken(password);
     if (parsed?.kind === 'appPassword') {
-      const result = this.verifyToken(password, clientIp, ['appPassword']);
+      const result = await this.verifyToken(password, clientIp, ['appPassword']);
       if (result.ok && result.principal.account.login !== login) return refuse(401, 'wrong-user');
       return result;
     }
@@ -137,7 +137,7 @@ export class Authenticator {
     const now = Date.now();
     const cached = this.passwordCache.get(key);
     if (cached && cached.until > now && cached.version === version) return cached.account;
-    const account = this.store.accountByLogin(login);
+    const account = await this.store.accountByLogin(login);
     if (!account) return undefined;
     const known = cached && cached.until > now && cached.account.id === account.id && cached.account.passwordHash === account.passwordHash;
     if (!known && !(await verifyPassword(password, account.passwordHash))) return undefined;
@@ -152,10 +152,10 @@ export class Authenticator {
    * Verifies a credential token of one of `kinds` (and `usable` for this caller); expiry, IP mask and
    * `authenticate` are enforced here, and a success is recorded as use.
    */
-  verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable = () => true): AuthResult {
+  async verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable = () => true): Promise<AuthResult> {
     const parsed = parseToken(token);
     if (!parsed || !kinds.includes(parsed.kind)) return refuse(401, 'malformed');
-    const entry = this.lookup(parsed.locator);
+    const entry = await this.lookup(parsed.locator);
     if (!entry) return refuse(401, 'unknown');
     const { credential, account, permissions } = entry;
     if (credential.kind !== parsed.kind || !this.secretMatches(entry, token)) return refuse(401, 'bad-secret');
@@ -176,12 +176,12 @@ export class Authenticator {
   }
 
   /** The credential with this locator, its account and effective permissions: cached, or read and cached. */
-  private lookup(locator: string): Verified | undefined {
+  private async lookup(locator: string): Promise<Verified | undefined> {
     const version = this.store.version();
     const cached = this.verified.get(locator);
     if (cached?.version === version) return cached;
-    const credential = this.store.credentialByLocator(locator);
-    const account = credential && this.store.accountById(credential.accountId);
+    const credential = await this.store.credentialByLocator(locator);
+    const account = credential && await this.store.accountById(credential.accountId);
     if (!credential || !account) {
       this.verified.delete(locator);
       return undefined;

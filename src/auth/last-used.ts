@@ -12,7 +12,7 @@ export class LastUsedRecorder {
   constructor(private readonly store: Store, private readonly flushMs: number, private readonly granularity = 60) {}
 
   start(): void {
-    this.timer = setInterval(() => this.flush(), this.flushMs);
+    this.timer = setInterval(() => { void this.flush().catch(() => {}); }, this.flushMs);
     this.timer.unref();
   }
 
@@ -23,16 +23,22 @@ export class LastUsedRecorder {
     this.pending.set(credentialId, at);
   }
 
-  flush(): void {
+  /** Writes what was recorded; a failed write puts the uses back for the next flush. */
+  async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = new Map(this.pending);
     this.pending.clear();
-    this.store.touchLastUsed(batch);
+    try {
+      await this.store.touchLastUsed(batch);
+    } catch (err) {
+      for (const [id, at] of batch) if ((this.pending.get(id) ?? -Infinity) < at) this.pending.set(id, at);
+      throw err;
+    }
     if (this.written.size > 100_000) this.written.clear();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    this.flush();
+    await this.flush().catch(() => {});
   }
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { generatePassword, hashPassword } from '../auth/passwords.js';
 import { TokenHasher } from '../auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { openSqliteStore } from '../db/sqlite.js';
+import { openStore } from '../db/open.js';
 import type { AccountRow, Role, Store } from '../db/store.js';
 import { runServer } from '../run.js';
 import { issueAccountKey } from '../credentials/issue.js';
@@ -46,11 +46,11 @@ async function withStore<T>(env: NodeJS.ProcessEnv, flags: LocalFlags, mustExist
   if (mustExist && !existsSync(config.dbFile)) {
     throw new UsageError(`no database at ${config.dbFile} (set --data, --db or JMAP_KEYS_DATA)`);
   }
-  const store = openSqliteStore(config.dbFile);
+  const store = await openStore(config);
   try {
     return await fn(store, config);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -66,8 +66,8 @@ function checkPassword(password: string | undefined): string | undefined {
   return password;
 }
 
-function requireAccount(store: Store, login: string): AccountRow {
-  const account = store.accountByLogin(login);
+async function requireAccount(store: Store, login: string): Promise<AccountRow> {
+  const account = await store.accountByLogin(login);
   if (!account) throw new CliError(`no account "${login}"`, EXIT.failed);
   return account;
 }
@@ -77,11 +77,8 @@ export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & 
   const given = checkPassword(flags.password);
   const password = given ?? generatePassword();
   const passwordHash = await hashPassword(password);
-  await withStore(env, flags, false, (store) => {
-    const account = store.transaction(() => {
-      if (store.accountByLogin(login)) return undefined;
-      return store.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds() });
-    });
+  await withStore(env, flags, false, async (store) => {
+    const account = await store.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds() });
     if (!account) throw new CliError(`account "${login}" already exists`, EXIT.failed);
     out.out(`Created account ${login} (${account.role}, id ${encodeId(account.id)})`);
     if (given === undefined) {
@@ -92,11 +89,14 @@ export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & 
 }
 
 export async function accountList(env: NodeJS.ProcessEnv, flags: LocalFlags & { json?: boolean }, out: Output): Promise<void> {
-  await withStore(env, flags, true, (store) => {
-    const rows = store.listAccounts().map((a) => ({
-      id: encodeId(a.id), login: a.login, role: a.role, createdAt: formatUtcDate(a.createdAt),
-      apiKeys: store.countCredentials(a.id, 'apiKey'), appPasswords: store.countCredentials(a.id, 'appPassword'),
-    }));
+  await withStore(env, flags, true, async (store) => {
+    const rows = [];
+    for (const a of await store.listAccounts()) {
+      rows.push({
+        id: encodeId(a.id), login: a.login, role: a.role, createdAt: formatUtcDate(a.createdAt),
+        apiKeys: await store.countCredentials(a.id, 'apiKey'), appPasswords: await store.countCredentials(a.id, 'appPassword'),
+      });
+    }
     if (flags.json) out.out(json(rows));
     else if (rows.length === 0) out.out('No accounts.');
     else out.out(renderTable(['id', 'login', 'role', 'createdAt', 'apiKeys', 'appPasswords'], rows, out.isTty));
@@ -107,9 +107,9 @@ export async function accountPasswd(env: NodeJS.ProcessEnv, flags: LocalFlags & 
   const given = checkPassword(flags.password);
   const password = given ?? generatePassword();
   const passwordHash = await hashPassword(password);
-  await withStore(env, flags, true, (store) => {
-    const account = requireAccount(store, login);
-    store.setAccountPassword(account.id, passwordHash);
+  await withStore(env, flags, true, async (store) => {
+    const account = await requireAccount(store, login);
+    await store.setAccountPassword(account.id, passwordHash);
     out.out(`Changed the password of ${login}`);
     if (given === undefined) {
       out.out(`Password: ${password}`);
@@ -119,15 +119,15 @@ export async function accountPasswd(env: NodeJS.ProcessEnv, flags: LocalFlags & 
 }
 
 export async function accountDelete(env: NodeJS.ProcessEnv, flags: LocalFlags & { force?: boolean }, login: string, out: Output): Promise<void> {
-  await withStore(env, flags, true, (store) => {
-    const account = requireAccount(store, login);
-    const admins = store.listAccounts().filter((a) => a.role === 'admin').length;
+  await withStore(env, flags, true, async (store) => {
+    const account = await requireAccount(store, login);
+    const admins = (await store.listAccounts()).filter((a) => a.role === 'admin').length;
     if (account.role === 'admin' && admins === 1 && !flags.force) {
       throw new CliError(`"${login}" is the last admin account; add --force to delete it anyway`, EXIT.failed);
     }
-    const keys = store.countCredentials(account.id, 'apiKey');
-    const appPasswords = store.countCredentials(account.id, 'appPassword');
-    store.deleteAccount(account.id);
+    const keys = await store.countCredentials(account.id, 'apiKey');
+    const appPasswords = await store.countCredentials(account.id, 'appPassword');
+    await store.deleteAccount(account.id);
     out.out(`Deleted account ${login} with ${keys} API key${keys === 1 ? '' : 's'} and ${appPasswords} app password${appPasswords === 1 ? '' : 's'}`);
   });
 }
@@ -145,13 +145,10 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
   if (expiresAt === undefined) throw new UsageError(`--expires-at ${flags.expiresAt}: expected a UTCDate like 2026-01-01T00:00:00Z`);
   const description = flags.description.trim();
   if (description.length === 0 || description.length > 1000) throw new UsageError('--description: 1 to 1000 characters');
-  await withStore(env, flags, true, (store, config) => {
-    const account = requireAccount(store, flags.login);
+  await withStore(env, flags, true, async (store, config) => {
+    const account = await requireAccount(store, flags.login);
     const hasher = new TokenHasher(loadServerSecret(config));
-    const issued = store.transaction(() => {
-      if (store.countCredentials(account.id, 'apiKey') >= config.maxKeysPerAccount) return undefined;
-      return issueAccountKey(store, hasher, account.id, description, expiresAt);
-    });
+    const issued = await issueAccountKey(store, hasher, account.id, description, expiresAt, config.maxKeysPerAccount);
     if (!issued) throw new CliError(`${flags.login} already has ${config.maxKeysPerAccount} API keys (JMAP_KEYS_MAX_KEYS_PER_ACCOUNT)`, EXIT.failed);
     const id = encodeId(issued.row.id);
     if (flags.json) {

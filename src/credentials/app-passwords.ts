@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/authenticator.js';
 import { effectivePermissions, rolePermissions } from '../auth/permissions.js';
 import type { TokenHasher } from '../auth/tokens.js';
-import type { CredentialRow, NewCredential, Store } from '../db/store.js';
+import { OVER_QUOTA, type CredentialRow, type NewCredential, type Store, type StoreOps } from '../db/store.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds } from '../util/utcdate.js';
 import { describeUngrantable, ungrantable } from './policy.js';
@@ -42,25 +42,25 @@ export function toRestKey(row: CredentialRow, account: { role: 'admin' | 'user' 
 export class AppPasswords {
   constructor(private readonly store: Store, private readonly hasher: TokenHasher, private readonly quota: number) {}
 
-  list(principal: Principal): RestKey[] {
+  async list(principal: Principal): Promise<RestKey[]> {
     const now = nowSeconds();
-    return this.store.credentials(principal.account.id, 'appPassword', null)
+    return (await this.store.credentials(principal.account.id, 'appPassword', null))
       .filter((r) => r.expiresAt === null || r.expiresAt > now)
       .sort((a, b) => b.id - a.id)
       .map((r) => toRestKey(r, principal.account, now));
   }
 
-  find(principal: Principal, keyId: string): CredentialRow | undefined {
+  async find(principal: Principal, keyId: string): Promise<CredentialRow | undefined> {
     const id = decodeId(keyId);
-    return id === undefined ? undefined : this.store.credentials(principal.account.id, 'appPassword', [id])[0];
+    return id === undefined ? undefined : (await this.store.credentials(principal.account.id, 'appPassword', [id]))[0];
   }
 
-  create(principal: Principal, input: { name: string; scopes: Scope[]; platform?: string; deviceId?: string }): Refusal | { key: RestKey; token: string } {
+  async create(principal: Principal, input: { name: string; scopes: Scope[]; platform?: string; deviceId?: string }): Promise<Refusal | { key: RestKey; token: string }> {
     if (input.scopes.includes('internal') && principal.account.role !== 'admin') {
       return { status: 403, error: 'forbidden', message: 'Only administrators may grant the internal scope' };
     }
     const { mode, list } = scopePermissions(input.scopes);
-    return this.issue(principal, {
+    return this.issue(this.store, principal, {
       accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt: null,
       permissionsMode: mode, permissions: list, allowedIps: [], scopes: [...new Set(input.scopes)],
       platform: input.platform ?? null, deviceId: input.deviceId ?? null,
@@ -68,30 +68,28 @@ export class AppPasswords {
   }
 
   /** New secret, same name, scopes and restrictions; the old one revoked in the same transaction. */
-  rotate(principal: Principal, old: CredentialRow): Refusal | { key: RestKey; token: string } {
-    return this.store.transaction(() => {
-      const result = this.issue(principal, {
+  rotate(principal: Principal, old: CredentialRow): Promise<Refusal | { key: RestKey; token: string }> {
+    return this.store.transaction(async (tx) => {
+      const result = await this.issue(tx, principal, {
         accountId: old.accountId, kind: 'appPassword', description: old.description, expiresAt: old.expiresAt,
         permissionsMode: old.permissionsMode, permissions: old.permissions, allowedIps: old.allowedIps,
         scopes: old.scopes, platform: old.platform, deviceId: old.deviceId,
       }, 1);
-      if ('key' in result) this.store.deleteCredential(old.accountId, 'appPassword', old.id);
+      if ('key' in result) await tx.deleteCredential(old.accountId, 'appPassword', old.id);
       return result;
     });
   }
 
-  revoke(row: CredentialRow): boolean {
+  revoke(row: CredentialRow): Promise<boolean> {
     return this.store.deleteCredential(row.accountId, 'appPassword', row.id);
   }
 
-  private issue(principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>, replacing = 0): Refusal | { key: RestKey; token: string } {
-    const missing = ungrantable(this.store, principal.permissions, base.accountId, base.permissionsMode, base.permissions);
+  private async issue(store: StoreOps, principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>, replacing = 0): Promise<Refusal | { key: RestKey; token: string }> {
+    const missing = await ungrantable(store, principal.permissions, base.accountId, base.permissionsMode, base.permissions);
     if (missing.length > 0) return { status: 403, error: 'forbidden', message: describeUngrantable(missing) };
-    if (this.store.countCredentials(base.accountId, 'appPassword') - replacing >= this.quota) {
-      return { status: 403, error: 'over_quota', message: `You have exceeded your quota of ${this.quota} app passwords.` };
-    }
     const issued = this.hasher.issue('appPassword');
-    const row = this.store.insertCredential({ ...base, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds() });
+    const row = await store.insertCredential({ ...base, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds() }, this.quota, replacing);
+    if (row === OVER_QUOTA) return { status: 403, error: 'over_quota', message: `You have exceeded your quota of ${this.quota} app passwords.` };
     return { key: toRestKey(row, principal.account), token: issued.token };
   }
 }

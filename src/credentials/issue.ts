@@ -1,13 +1,13 @@
 import type { TokenHasher } from '../auth/tokens.js';
-import type { CredentialRow, Store } from '../db/store.js';
+import { OVER_QUOTA, type CredentialRow, type StoreOps } from '../db/store.js';
 import { nowSeconds } from '../util/utcdate.js';
 
 /** A full-rights (Inherit, no IP restriction) API key for an account: the first admin key or a recovery key. */
-export function issueAccountKey(store: Store, hasher: TokenHasher, accountId: number, description: string, expiresAt: number | null = null): { row: CredentialRow; token: string } {
+export async function issueAccountKey(store: StoreOps, hasher: TokenHasher, accountId: number, description: string, expiresAt: number | null = null, quota = Number.MAX_SAFE_INTEGER): Promise<{ row: CredentialRow; token: string } | undefined> {
   const issued = hasher.issue('apiKey');
-  const row = store.insertCredential({
+  const row = await store.insertCredential({
     accountId, kind: 'apiKey', description, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds(),
     expiresAt, permissionsMode: 'Inherit', permissions: [], allowedIps: [], scopes: null, platform: null, deviceId: null,
-  });
-  return { row, token: issued.token };
+  }, quota);
+  return row === OVER_QUOTA ? undefined : { row, token: issued.token };
 }

@@ -1,5 +1,5 @@
 import type { TokenHasher } from '../auth/tokens.js';
-import type { CredentialChanges, CredentialFilter, CredentialKind, CredentialSort, DateCondition, Store } from '../db/store.js';
+import { OVER_QUOTA, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialSort, type DateCondition, type Store, type StoreOps } from '../db/store.js';
 import type { MethodContext } from '../jmap/context.js';
 import { MethodError, type SetError } from '../jmap/errors.js';
 import type { ChangeEntry, Checked, FilterNode, SortKey, StandardType } from '../jmap/standard/type.js';
@@ -55,14 +55,19 @@ function toStoreSort(sort: SortKey[]): CredentialSort[] {
 
 /** One credential kind as a JMAP object type: x:ApiKey and x:AppPassword share this code. */
 export function credentialType(o: CredentialTypeOptions): StandardType<CredentialInput, Condition> {
-  const { store, kind } = o;
+  return boundType(o, o.store);
+}
+
+/** The object type over `store`: the store itself, or one transaction of it (a /set batch). */
+function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<CredentialInput, Condition> {
+  const { kind } = o;
   const num = (accountId: string) => decodeId(accountId) ?? -1;
   const properties = ['id', 'description', 'secret', 'createdAt', 'expiresAt', 'permissions', 'allowedIps', 'lastUsedAt',
     ...(o.withScopes ? ['scopes'] : [])];
 
   /** No escalation: the new rights may not exceed the caller's own current rights (Stalwart 0.16.15 fix). */
-  function escalation(ctx: MethodContext, accountId: string, input: CredentialInput): SetError | undefined {
-    const missing = ungrantable(store, ctx.caller.permissions, num(accountId), input.permissionsMode, input.permissions);
+  async function escalation(ctx: MethodContext, accountId: string, input: CredentialInput): Promise<SetError | undefined> {
+    const missing = await ungrantable(store, ctx.caller.permissions, num(accountId), input.permissionsMode, input.permissions);
     return missing.length === 0 ? undefined : { type: 'forbidden', description: describeUngrantable(missing), properties: ['permissions'] };
   }
 
@@ -76,12 +81,12 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
     properties,
     serverSet: ['secret', 'createdAt', 'lastUsedAt', ...(o.withScopes ? ['scopes'] : [])],
 
-    state: (accountId) => String(store.state(num(accountId), kind)),
+    state: async (accountId) => String(await store.state(num(accountId), kind)),
     count: (accountId) => store.countCredentials(num(accountId), kind),
-    read(accountId, ids) {
+    async read(accountId, ids) {
       const nums = ids?.map(decodeId).filter((n): n is number => n !== undefined) ?? null;
       if (nums && nums.length === 0) return [];
-      return store.credentials(num(accountId), kind, nums).map((r) => credentialToWire(r, o.withScopes));
+      return (await store.credentials(num(accountId), kind, nums)).map((r) => credentialToWire(r, o.withScopes));
     },
     patchable: credentialToPatchable,
 
@@ -90,24 +95,22 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
       return checked.ok ? checked : { ok: false, error: { type: 'invalidProperties', properties: checked.invalid } };
     },
 
-    create(ctx, accountId, input) {
+    async create(ctx, accountId, input) {
       const accountNum = num(accountId);
-      if (store.countCredentials(accountNum, kind) >= o.quota) {
-        return { type: 'overQuota', description: `You have exceeded your quota of ${o.quota} ${o.noun}.` };
-      }
-      const denied = escalation(ctx, accountId, input);
+      const denied = await escalation(ctx, accountId, input);
       if (denied) return denied;
       const issued = o.hasher.issue(kind);
-      const row = store.insertCredential({
+      const row = await store.insertCredential({
         accountId: accountNum, kind, ...input, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds(),
         scopes: null, platform: null, deviceId: null,
-      });
+      }, o.quota);
+      if (row === OVER_QUOTA) return { type: 'overQuota', description: `You have exceeded your quota of ${o.quota} ${o.noun}.` };
       const wire = credentialToWire(row, o.withScopes);
       const { id: _id, description: _d, ...reported } = wire;
       return { id: wire.id as string, reported: { ...reported, secret: issued.token } };
     },
 
-    update(ctx, accountId, id, input, existing) {
+    async update(ctx, accountId, id, input, existing) {
       const before = checkCredential(existing);
       if (!before.ok) throw new Error('stored credential failed validation');
       const changes: CredentialChanges = {};
@@ -116,28 +119,30 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
       if (input.expiresAt !== b.expiresAt) changes.expiresAt = input.expiresAt;
       if (JSON.stringify(input.allowedIps) !== JSON.stringify(b.allowedIps)) changes.allowedIps = input.allowedIps;
       if (input.permissionsMode !== b.permissionsMode || JSON.stringify([...input.permissions].sort()) !== JSON.stringify([...b.permissions].sort())) {
-        const denied = escalation(ctx, accountId, input);
+        const denied = await escalation(ctx, accountId, input);
         if (denied) return denied;
         changes.permissionsMode = input.permissionsMode;
         changes.permissions = input.permissions;
         // Scopes named the old rights; once the rights are edited directly they would lie.
         changes.scopes = null;
       }
-      store.updateCredential(num(accountId), kind, decodeId(id) ?? -1, changes);
+      await store.updateCredential(num(accountId), kind, decodeId(id) ?? -1, changes);
       return o.withScopes && changes.scopes === null && existing.scopes !== null ? { scopes: null } : null;
     },
 
-    batch: (fn) => store.transaction(fn),
+    // Only the store itself opens transactions; a type already bound to one has no batch of its own.
+    batch: 'transaction' in store ? (fn) => (store as Store).transaction((tx) => fn(boundType(o, tx))) : undefined,
 
-    destroy(_ctx, accountId, id) {
-      return store.deleteCredential(num(accountId), kind, decodeId(id) ?? -1) ? undefined : { type: 'notFound' };
+    async destroy(_ctx, accountId, id) {
+      return (await store.deleteCredential(num(accountId), kind, decodeId(id) ?? -1)) ? undefined : { type: 'notFound' };
     },
 
-    changesSince(accountId, sinceState, maxRows): ChangeEntry[] | undefined {
+    async changesSince(accountId, sinceState, maxRows): Promise<ChangeEntry[] | undefined> {
       if (!/^(0|[1-9][0-9]{0,15})$/.test(sinceState)) return undefined;
       const seq = Number(sinceState);
-      if (seq > store.maxSeq()) return undefined;
-      return store.changesSince(num(accountId), kind, seq, maxRows).map((r) => ({ seq: r.seq, id: encodeId(r.recordId), op: r.op }));
+      // A state this account never had (the positions are the account's own).
+      if (seq > await store.state(num(accountId), kind)) return undefined;
+      return (await store.changesSince(num(accountId), kind, seq, maxRows)).map((r) => ({ seq: r.seq, id: encodeId(r.recordId), op: r.op }));
     },
 
     parseCondition(condition: JsonObject): Condition {
@@ -152,11 +157,11 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
     },
     sortable: (property) => SORTABLE.has(property),
     queryCount: (accountId, filter) => store.queryCount(num(accountId), kind, toStoreFilter(filter)),
-    queryIndexOf(accountId, filter, sort, id) {
+    async queryIndexOf(accountId, filter, sort, id) {
       const n = decodeId(id);
       return n === undefined ? undefined : store.queryIndexOf(num(accountId), kind, toStoreFilter(filter), toStoreSort(sort), n);
     },
-    queryPage: (accountId, filter, sort, offset, limit) =>
-      store.queryPage(num(accountId), kind, toStoreFilter(filter), toStoreSort(sort), offset, limit).map(encodeId),
+    queryPage: async (accountId, filter, sort, offset, limit) =>
+      (await store.queryPage(num(accountId), kind, toStoreFilter(filter), toStoreSort(sort), offset, limit)).map(encodeId),
   };
 }

@@ -1,12 +1,12 @@
 import { effectivePermissions, rolePermissions, type PermissionMode } from '../auth/permissions.js';
-import type { Store } from '../db/store.js';
+import type { StoreOps } from '../db/store.js';
 
 /**
  * The no-escalation rule, for every face: the rights a credential would have may not exceed the caller's
  * own current rights. Returns the permissions the caller may not grant (empty when allowed).
  */
-export function ungrantable(store: Store, caller: ReadonlySet<string>, accountId: number, mode: PermissionMode, list: readonly string[]): string[] {
-  const account = store.accountById(accountId);
+export async function ungrantable(store: StoreOps, caller: ReadonlySet<string>, accountId: number, mode: PermissionMode, list: readonly string[]): Promise<string[]> {
+  const account = await store.accountById(accountId);
   if (!account) return [];
   const wanted = effectivePermissions(rolePermissions(account.role), mode, list);
   // An Inherit key made by an Inherit key of the same role: the very same set, nothing to check (every /set create).

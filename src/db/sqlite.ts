@@ -6,8 +6,10 @@ import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, lt, lte, max, n
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
-import type {
-  AccountRow, ChangeRow, CredentialChanges, CredentialFilter, CredentialKind, CredentialRow, CredentialSort, NewCredential, Store,
+import {
+  OVER_QUOTA, StoreUnavailableError,
+  type AccountRow, type ChangeRow, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialRow,
+  type CredentialSort, type NewCredential, type Store, type StoreOps,
 } from './store.js';
 
 const { accounts, credentials, changes } = schema;
@@ -89,6 +91,24 @@ function orderText(sort: readonly CredentialSort[]): string {
 const MAX_CACHED_STATEMENTS = 256;
 const MAX_CACHED_STATES = 10_000;
 
+/** The synchronous form of the store's operations: better-sqlite3 answers at once. */
+type SyncOps = { [K in keyof StoreOps]: StoreOps[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never };
+const OP_NAMES = [
+  'countAccounts', 'accountById', 'accountByLogin', 'listAccounts', 'createAccount', 'setAccountPassword', 'deleteAccount',
+  'credentialByLocator', 'credentials', 'countCredentials', 'insertCredential', 'updateCredential', 'deleteCredential',
+  'touchLastUsed', 'state', 'changesSince', 'queryCount', 'queryIndexOf', 'queryPage',
+] as const satisfies readonly (keyof StoreOps)[];
+
+/** SQLite result codes that mean "not now" rather than "wrong request": the caller gets 503 / serverUnavailable. */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/;
+
+function neutral(err: unknown): unknown {
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && UNAVAILABLE.test(err.code)) {
+    return new StoreUnavailableError(`database unavailable (${err.code}): ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
 /** Opens (creating the folder if needed), switches to WAL and applies pending migrations from drizzle/. */
 export function openSqliteStore(file: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
@@ -99,10 +119,98 @@ export function openSqliteStore(file: string): Store {
   client.pragma('busy_timeout = 5000');
   const db: Db = drizzle(client, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
-  return new SqliteStore(db, client);
+  return new SqliteStore(new SqliteOps(db, client), client);
 }
 
+/**
+ * The async Store over the synchronous operations. One connection serves everything, so while a transaction is
+ * open (it may await between its statements) calls from outside it wait for it to end instead of joining it.
+ */
 class SqliteStore implements Store {
+  readonly engine = 'sqlite' as const;
+  private open: Promise<void> | undefined;
+  private readonly inside: StoreOps;
+  // The StoreOps methods, assigned in the constructor from OP_NAMES.
+  declare countAccounts: StoreOps['countAccounts'];
+  declare accountById: StoreOps['accountById'];
+  declare accountByLogin: StoreOps['accountByLogin'];
+  declare listAccounts: StoreOps['listAccounts'];
+  declare createAccount: StoreOps['createAccount'];
+  declare setAccountPassword: StoreOps['setAccountPassword'];
+  declare deleteAccount: StoreOps['deleteAccount'];
+  declare credentialByLocator: StoreOps['credentialByLocator'];
+  declare credentials: StoreOps['credentials'];
+  declare countCredentials: StoreOps['countCredentials'];
+  declare insertCredential: StoreOps['insertCredential'];
+  declare updateCredential: StoreOps['updateCredential'];
+  declare deleteCredential: StoreOps['deleteCredential'];
+  declare touchLastUsed: StoreOps['touchLastUsed'];
+  declare state: StoreOps['state'];
+  declare changesSince: StoreOps['changesSince'];
+  declare queryCount: StoreOps['queryCount'];
+  declare queryIndexOf: StoreOps['queryIndexOf'];
+  declare queryPage: StoreOps['queryPage'];
+
+  constructor(private readonly ops: SqliteOps, private readonly client: Database.Database) {
+    const inside: Record<string, unknown> = {};
+    const self = this as unknown as Record<string, unknown>;
+    for (const name of OP_NAMES) {
+      const fn = (ops[name] as (...args: unknown[]) => unknown).bind(ops);
+      const now = (...args: unknown[]): Promise<unknown> => {
+        try {
+          return Promise.resolve(fn(...args));
+        } catch (err) {
+          return Promise.reject(neutral(err));
+        }
+      };
+      inside[name] = now;
+      self[name] = (...args: unknown[]): Promise<unknown> => (this.open ? this.afterOpen().then(() => now(...args)) : now(...args));
+    }
+    this.inside = inside as unknown as StoreOps;
+  }
+
+  private async afterOpen(): Promise<void> {
+    while (this.open) await this.open;
+  }
+
+  async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    await this.afterOpen();
+    let release!: () => void;
+    this.open = new Promise((done) => { release = done; });
+    try {
+      this.ops.changed();
+      try {
+        this.client.exec('BEGIN IMMEDIATE');
+      } catch (err) {
+        throw neutral(err);
+      }
+      try {
+        const result = await fn(this.inside);
+        this.client.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.client.inTransaction) this.client.exec('ROLLBACK');
+        // What was read inside it may be gone: a new version.
+        this.ops.changed();
+        throw neutral(err);
+      }
+    } finally {
+      this.open = undefined;
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.afterOpen();
+    this.client.close();
+  }
+
+  version(): number {
+    return this.ops.version();
+  }
+}
+
+class SqliteOps implements SyncOps {
   // The statements of every authenticated request, built and compiled once (drizzle's builder and SQLite's
   // prepare cost more than the lookups themselves).
   private readonly byLocator;
@@ -117,11 +225,12 @@ class SqliteStore implements Store {
    * Row + change-log entry as one unit (a savepoint inside /set's transaction). better-sqlite3's transaction
    * function is built once: drizzle's db.transaction() builds one per call, 8 µs against 2 µs per created key.
    */
-  private readonly insertTx: Database.Transaction<(c: NewCredential) => CredentialRow>;
+  private readonly insertTx: Database.Transaction<(c: NewCredential, quota: number, replacing: number) => CredentialRow | typeof OVER_QUOTA>;
   private readonly logStmt;
   /** /query statements by SQL text. */
   private readonly statements = new Map<string, Database.Statement>();
   private readonly dataVersionStmt;
+  private readonly touchStmt;
   private generation = 0;
   private seenDataVersion = -1;
   private foreignChecked = false;
@@ -140,7 +249,9 @@ class SqliteStore implements Store {
       allowedIps: p('allowedIps'), scopes: p('scopes'), platform: p('platform'), deviceId: p('deviceId'),
     }).prepare();
     this.logStmt = db.insert(changes).values({ accountId: p('accountId'), kind: p('kind'), recordId: p('recordId'), op: p('op') }).prepare();
-    this.insertTx = client.transaction((c: NewCredential): CredentialRow => {
+    this.insertTx = client.transaction((c: NewCredential, quota: number, replacing: number): CredentialRow | typeof OVER_QUOTA => {
+      // Counted and inserted under one write lock (BEGIN IMMEDIATE, or the enclosing transaction's): exact.
+      if (this.countCredentials(c.accountId, c.kind) - replacing >= quota) return OVER_QUOTA;
       // No RETURNING: the row is what was given plus its id (no column has a default the input lacks), and
       // reading it back cost a tenth of a 500-key /set.
       const { lastInsertRowid } = this.insertStmt.run({
@@ -160,12 +271,15 @@ class SqliteStore implements Store {
     this.countStmt = client.prepare('SELECT n FROM credential_counts WHERE account_id = ? AND kind = ?').pluck();
     // Changes when another connection (another process) commits: the cheapest complete test for foreign writes.
     this.dataVersionStmt = client.prepare('PRAGMA data_version').pluck();
+    this.touchStmt = client.prepare('UPDATE credentials SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
     this.stateStmt = db.select({ seq: max(changes.seq) }).from(changes)
       .where(and(eq(changes.accountId, sql.placeholder('accountId')), eq(changes.kind, sql.placeholder('kind')))).prepare();
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.rollbackAware(() => this.db.transaction(() => fn(), { behavior: 'immediate' }));
+  /** A write of its own: immediate when alone, a savepoint inside an open transaction. */
+  private write<T>(fn: () => T): T {
+    const tx = this.client.transaction(fn);
+    return this.rollbackAware(() => (this.client.inTransaction ? tx() : tx.immediate()));
   }
 
   /** Runs a transaction; when it (or a savepoint) rolls back, what was read inside it may be gone: new version. */
@@ -176,10 +290,6 @@ class SqliteStore implements Store {
       this.changed();
       throw err;
     }
-  }
-
-  close(): void {
-    this.client.close();
   }
 
   version(): number {
@@ -198,7 +308,7 @@ class SqliteStore implements Store {
   }
 
   /** Our own writes: bumped before they commit, so nothing read after them is cached under an older version. */
-  private changed(): void {
+  changed(): void {
     this.generation++;
   }
 
@@ -218,9 +328,9 @@ class SqliteStore implements Store {
     return this.db.select().from(accounts).orderBy(asc(accounts.id)).all();
   }
 
-  createAccount(account: Omit<AccountRow, 'id'>): AccountRow {
+  createAccount(account: Omit<AccountRow, 'id'>): AccountRow | undefined {
     this.changed();
-    return this.db.insert(accounts).values(account).returning().get();
+    return this.db.insert(accounts).values(account).onConflictDoNothing().returning().get();
   }
 
   setAccountPassword(id: number, passwordHash: string): boolean {
@@ -257,14 +367,14 @@ class SqliteStore implements Store {
     this.logStmt.run({ accountId, kind, recordId, op });
   }
 
-  insertCredential(c: NewCredential): CredentialRow {
+  insertCredential(c: NewCredential, quota: number, replacing = 0): CredentialRow | typeof OVER_QUOTA {
     this.changed();
-    return this.rollbackAware(() => this.insertTx.immediate(c));
+    return this.rollbackAware(() => (this.client.inTransaction ? this.insertTx(c, quota, replacing) : this.insertTx.immediate(c, quota, replacing)));
   }
 
   updateCredential(accountId: number, kind: CredentialKind, id: number, ch: CredentialChanges): boolean {
     this.changed();
-    return this.transaction(() => {
+    return this.write(() => {
       const set: Partial<RawCredential> = {};
       if (ch.description !== undefined) set.description = ch.description;
       if (ch.expiresAt !== undefined) set.expiresAt = ch.expiresAt;
@@ -282,7 +392,7 @@ class SqliteStore implements Store {
 
   deleteCredential(accountId: number, kind: CredentialKind, id: number): boolean {
     this.changed();
-    return this.transaction(() => {
+    return this.write(() => {
       const done = this.db.delete(credentials)
         .where(and(eq(credentials.id, id), eq(credentials.accountId, accountId), eq(credentials.kind, kind))).run().changes > 0;
       if (done) this.log(accountId, kind, id, 'destroyed');
@@ -292,8 +402,9 @@ class SqliteStore implements Store {
 
   touchLastUsed(uses: ReadonlyMap<number, number>): void {
     if (uses.size === 0) return;
-    this.transaction(() => {
-      for (const [id, at] of uses) this.db.update(credentials).set({ lastUsedAt: at }).where(eq(credentials.id, id)).run();
+    // max(): another process (or node) may have written a later use already.
+    this.write(() => {
+      for (const [id, at] of uses) this.touchStmt.run(at, id);
     });
   }
 
@@ -307,10 +418,6 @@ class SqliteStore implements Store {
     if (this.states.size >= MAX_CACHED_STATES) this.states.clear();
     this.states.set(key, { version, seq });
     return seq;
-  }
-
-  maxSeq(): number {
-    return this.db.select({ seq: max(changes.seq) }).from(changes).get()?.seq ?? 0;
   }
 
   changesSince(accountId: number, kind: CredentialKind, seq: number, maxRows: number): ChangeRow[] {

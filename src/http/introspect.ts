@@ -74,7 +74,7 @@ export function introspectRoutes(services: Services): Hono {
     // The mail client's address, as the mail server saw it (never the mail server's own).
     const mailClient = remoteAddress(header(c, 'x-dovecot-auth-remote'));
     const usable: Usable = (_cred, perms) => (needed ? perms.has(needed) : MAIL_PERMISSIONS.some((p) => perms.has(p)));
-    const verdict = authenticator.verifyToken(token, mailClient, ['appPassword'], usable);
+    const verdict = await authenticator.verifyToken(token, mailClient, ['appPassword'], usable);
     if (!verdict.ok || !verdict.principal.credential) return inactive();
 
     const { account, credential } = verdict.principal;

@@ -4,7 +4,7 @@ import type { Caller, CoreLimits, JsonObject, JsonValue } from './types.js';
 /** What the host application tells the protocol layer about accounts. */
 export interface AccountDirectory {
   /** Whether `caller` may act on `accountId`: unknown accounts are 'notFound', others' without the right 'forbidden'. */
-  access(caller: Caller, accountId: string): 'ok' | 'notFound' | 'forbidden';
+  access(caller: Caller, accountId: string): Promise<'ok' | 'notFound' | 'forbidden'>;
 }
 
 /** Everything a method handler may use; one per request. */
@@ -14,7 +14,7 @@ export interface MethodContext {
   /** creation id → record id, request-wide (RFC 8620 §3.3, §5.3). */
   readonly createdIds: Map<string, string>;
   /** The account a method acts on: an omitted or null accountId means the caller's own (Stalwart-compatible). */
-  resolveAccount(value: JsonValue | undefined): string;
+  resolveAccount(value: JsonValue | undefined): Promise<string>;
 }
 
 export type MethodHandler = (args: JsonObject, ctx: MethodContext) => JsonObject | Promise<JsonObject>;
@@ -29,10 +29,10 @@ export function makeContext(caller: Caller, limits: CoreLimits, directory: Accou
     caller,
     limits,
     createdIds,
-    resolveAccount(value) {
+    async resolveAccount(value) {
       if (value === undefined || value === null) return caller.accountId;
       if (typeof value !== 'string') throw new MethodError('invalidArguments', 'accountId must be a string');
-      const access = directory.access(caller, value);
+      const access = await directory.access(caller, value);
       if (access === 'notFound') throw new MethodError('accountNotFound');
       if (access === 'forbidden') throw new MethodError('forbidden', `You are not an owner of account ${value.slice(0, 64)}`);
       return value;

@@ -27,6 +27,8 @@ export class JmapServer {
     readonly limits: CoreLimits,
     private readonly directory: AccountDirectory,
     private readonly reportFailure: FailureReporter = () => {},
+    /** Whether an error means the host's storage is unavailable for now (answered serverUnavailable). */
+    private readonly unavailable: (error: unknown) => boolean = () => false,
   ) {
     this.capabilities.set(CORE_CAPABILITY, { ...limits });
     this.register('Core/echo', { capability: CORE_CAPABILITY, handler: (args) => args });
@@ -95,9 +97,7 @@ export class JmapServer {
 
   private toMethodError(name: string, err: unknown): MethodError {
     if (err instanceof MethodError) return err;
-    if (err instanceof Error && 'code' in err && (err.code === 'SQLITE_BUSY' || err.code === 'SQLITE_LOCKED')) {
-      return new MethodError('serverUnavailable', 'The store is busy; try again');
-    }
+    if (this.unavailable(err)) return new MethodError('serverUnavailable', 'The store is unavailable; nothing was changed, try again');
     this.reportFailure(name, err);
     return new MethodError('serverFail', 'An unexpected error occurred; nothing was changed');
   }

@@ -81,7 +81,7 @@ export class WebSessions {
       const { csrf, pwf, auth_time: authTime, jti, exp, sub } = payload;
       if (typeof csrf !== 'string' || typeof pwf !== 'string' || typeof authTime !== 'number' || !jti || !exp || !sub) return undefined;
       if (this.revoked.has(jti) || authTime + SESSION_MAX_SECONDS < nowSeconds()) return undefined;
-      const account = /^\d+$/.test(sub) ? this.services.store.accountById(Number(sub)) : undefined;
+      const account = /^\d+$/.test(sub) ? await this.services.store.accountById(Number(sub)) : undefined;
       if (!account || !safeEqual(pwf, this.fingerprint(account))) return undefined;
       return { account, csrf, jti, exp, authTime };
     } catch {

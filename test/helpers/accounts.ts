@@ -6,6 +6,7 @@ import type { TestServer } from './server.js';
 
 /** Creates an account in the real store (what `jmap-keys account create` does) and returns its wire id. */
 export async function createAccount(s: TestServer, login: string, password: string, role: Role = 'user'): Promise<string> {
-  const account = s.services.store.createAccount({ login, passwordHash: await hashPassword(password), role, createdAt: nowSeconds() });
+  const account = await s.services.store.createAccount({ login, passwordHash: await hashPassword(password), role, createdAt: nowSeconds() });
+  if (!account) throw new Error(`account ${login} exists already`);
   return encodeId(account.id);
 }

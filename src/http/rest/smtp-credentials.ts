@@ -78,16 +78,16 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   app.use(`${base}`, auth);
   app.use(`${base}/*`, auth);
 
-  app.get(base, limited('read'), (c) => {
+  app.get(base, limited('read'), async (c) => {
     if (!need(c, 'sysAppPasswordGet')) return denied(c);
-    return c.json({ connectionInfo: connectionInfo(), keys: passwords.list(c.var.principal) });
+    return c.json({ connectionInfo: connectionInfo(), keys: await passwords.list(c.var.principal) });
   });
 
   app.post(base, limited('write'), async (c) => {
     if (!need(c, 'sysAppPasswordCreate')) return denied(c);
     const parsed = await body(c, CreateBody);
     if (!parsed.ok) return parsed.res;
-    const made = passwords.create(c.var.principal, parsed.value);
+    const made = await passwords.create(c.var.principal, parsed.value);
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     return c.json({ ...made.key, apiKey: made.token }, 201);
   });
@@ -97,7 +97,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const parsed = await body(c, MobileBody);
     if (!parsed.ok) return parsed.res;
     const { name, platform, deviceId } = parsed.value;
-    const made = passwords.create(c.var.principal, { name, scopes: MOBILE_SCOPES, platform, deviceId });
+    const made = await passwords.create(c.var.principal, { name, scopes: MOBILE_SCOPES, platform, deviceId });
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     const link = profiles.add({ login: c.var.principal.account.login, name, password: made.token });
     return c.json({ ...made.key, apiKey: made.token, mobileconfigUrl: `${config.publicUrl}${PROFILE_PATH}${link}` }, 201);
@@ -115,24 +115,24 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
 
   const notFound = (c: Context) => restError(c, 404, 'not_found', 'No such key');
 
-  app.get(`${base}/:keyId`, limited('read'), (c) => {
+  app.get(`${base}/:keyId`, limited('read'), async (c) => {
     if (!need(c, 'sysAppPasswordGet')) return denied(c);
-    const row = passwords.find(c.var.principal, c.req.param('keyId') ?? '');
+    const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
     return row ? c.json(toRestKey(row, c.var.principal.account)) : notFound(c);
   });
 
-  app.delete(`${base}/:keyId`, limited('write'), (c) => {
+  app.delete(`${base}/:keyId`, limited('write'), async (c) => {
     if (!need(c, 'sysAppPasswordDestroy')) return denied(c);
-    const row = passwords.find(c.var.principal, c.req.param('keyId') ?? '');
-    if (!row || !passwords.revoke(row)) return notFound(c);
+    const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
+    if (!row || !(await passwords.revoke(row))) return notFound(c);
     return c.body(null, 204);
   });
 
-  app.post(`${base}/:keyId/rotate`, limited('write'), (c) => {
+  app.post(`${base}/:keyId/rotate`, limited('write'), async (c) => {
     if (!need(c, 'sysAppPasswordCreate', 'sysAppPasswordDestroy')) return denied(c);
-    const row = passwords.find(c.var.principal, c.req.param('keyId') ?? '');
+    const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
     if (!row) return notFound(c);
-    const made = passwords.rotate(c.var.principal, row);
+    const made = await passwords.rotate(c.var.principal, row);
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     return c.json({ ...made.key, apiKey: made.token }, 200);
   });

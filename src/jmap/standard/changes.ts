@@ -41,19 +41,20 @@ function idsWith(statuses: Map<string, Status>, status: Status): string[] {
 }
 
 /** Foo/changes (RFC 8620 §5.2), from the per-account change log. */
-export function standardChanges<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): JsonObject {
+export async function standardChanges<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): Promise<JsonObject> {
   const args = parseArgs(ChangesArgs, rawArgs);
-  const accountId = ctx.resolveAccount(args.accountId);
+  const accountId = await ctx.resolveAccount(args.accountId);
   requirePermission(ctx, type.permissions.get);
   const maxChanges = Math.min(args.maxChanges ?? DEFAULT_MAX_CHANGES, DEFAULT_MAX_CHANGES);
-  const entries = type.changesSince(accountId, args.sinceState, MAX_LOG_ROWS);
+  const entries = await type.changesSince(accountId, args.sinceState, MAX_LOG_ROWS);
   if (!entries) throw new MethodError('cannotCalculateChanges', 'Unknown or expired state; fetch everything again');
   const { statuses, lastSeq, complete } = fold(entries, maxChanges);
   const hasMoreChanges = !complete || entries.length === MAX_LOG_ROWS;
   return {
     accountId,
     oldState: args.sinceState,
-    newState: hasMoreChanges && lastSeq !== undefined ? String(lastSeq) : type.state(accountId),
+    // The position of the last change read, not the state now: a write landing after the read is left for the next call.
+    newState: lastSeq !== undefined ? String(lastSeq) : args.sinceState,
     hasMoreChanges,
     created: idsWith(statuses, 'created'),
     updated: idsWith(statuses, 'updated'),
@@ -76,22 +77,22 @@ const QueryChangesArgs = v.strictObject({
  * (the RFC allows ids that were not in the old results) and, when it matches now, added at its index.
  * upToId is ignored, as the RFC allows when sorting on mutable properties.
  */
-export function standardQueryChanges<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): JsonObject {
+export async function standardQueryChanges<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): Promise<JsonObject> {
   const args = parseArgs(QueryChangesArgs, rawArgs);
-  const { accountId, filter, sort } = parseQueryBasics(type as StandardType<unknown, C>, args, ctx);
+  const { accountId, filter, sort } = await parseQueryBasics(type as StandardType<unknown, C>, args, ctx);
   requirePermission(ctx, type.permissions.get);
   const sep = args.sinceQueryState.lastIndexOf(':');
   const sinceState = args.sinceQueryState.slice(0, Math.max(0, sep));
   if (sep < 0 || queryState(sinceState, args.filter, args.sort) !== args.sinceQueryState) {
     throw new MethodError('cannotCalculateChanges', 'The query state belongs to another filter or sort, or is unknown');
   }
-  const entries = type.changesSince(accountId, sinceState, MAX_LOG_ROWS);
+  const entries = await type.changesSince(accountId, sinceState, MAX_LOG_ROWS);
   if (!entries || entries.length === MAX_LOG_ROWS) throw new MethodError('cannotCalculateChanges', 'Too far behind; run the query again');
-  const { statuses } = fold(entries, Number.MAX_SAFE_INTEGER);
+  const { statuses, lastSeq } = fold(entries, Number.MAX_SAFE_INTEGER);
   const removed = [...idsWith(statuses, 'updated'), ...idsWith(statuses, 'destroyed')];
   const added: JsonObject[] = [];
   for (const id of [...idsWith(statuses, 'created'), ...idsWith(statuses, 'updated')]) {
-    const index = type.queryIndexOf(accountId, filter, sort, id);
+    const index = await type.queryIndexOf(accountId, filter, sort, id);
     if (index !== undefined) added.push({ id, index });
   }
   added.sort((a, b) => (a.index as number) - (b.index as number));
@@ -101,10 +102,10 @@ export function standardQueryChanges<I, C>(type: StandardType<I, C>, rawArgs: Js
   const response: JsonObject = {
     accountId,
     oldQueryState: args.sinceQueryState,
-    newQueryState: queryState(type.state(accountId), args.filter, args.sort),
+    newQueryState: queryState(lastSeq !== undefined ? String(lastSeq) : sinceState, args.filter, args.sort),
     removed,
     added,
   };
-  if (args.calculateTotal) response.total = type.queryCount(accountId, filter);
+  if (args.calculateTotal) response.total = await type.queryCount(accountId, filter);
   return response;
 }

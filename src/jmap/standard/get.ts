@@ -13,9 +13,9 @@ const GetArgs = v.strictObject({
 });
 
 /** Foo/get (RFC 8620 §5.1). */
-export function standardGet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): JsonObject {
+export async function standardGet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): Promise<JsonObject> {
   const args = parseArgs(GetArgs, rawArgs);
-  const accountId = ctx.resolveAccount(args.accountId);
+  const accountId = await ctx.resolveAccount(args.accountId);
   requirePermission(ctx, type.permissions.get);
   const max = ctx.limits.maxObjectsInGet;
 
@@ -31,12 +31,12 @@ export function standardGet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject,
     if (args.ids.length > max) throw new MethodError('requestTooLarge', `At most ${max} ids per call`);
     // "#creationId" resolves to the record made earlier in this request (Cyrus and Stalwart do the same).
     ids = [...new Set(args.ids.map((id) => (id.startsWith('#') ? ctx.createdIds.get(id.slice(1)) ?? id : id)))];
-  } else if (type.count(accountId) > max) {
+  } else if (await type.count(accountId) > max) {
     throw new MethodError('requestTooLarge', `The account holds more than ${max} records; ask for ids`);
   }
 
-  const state = type.state(accountId);
-  const records = ids && ids.length === 0 ? [] : type.read(accountId, ids);
+  const state = await type.state(accountId);
+  const records = ids && ids.length === 0 ? [] : await type.read(accountId, ids);
   const found = new Set(records.map((r) => r.id));
   const list = properties ? records.map((r) => project(r, properties)) : records;
   const notFound = ids ? ids.filter((id) => !found.has(id)) : [];

@@ -37,8 +37,8 @@ export interface ParsedQuery<C> {
   sort: SortKey[];
 }
 
-export function parseQueryBasics<C>(type: StandardType<unknown, C>, args: { accountId?: string | null; filter?: JsonValue; sort?: JsonValue }, ctx: MethodContext): ParsedQuery<C> {
-  const accountId = ctx.resolveAccount(args.accountId);
+export async function parseQueryBasics<C>(type: StandardType<unknown, C>, args: { accountId?: string | null; filter?: JsonValue; sort?: JsonValue }, ctx: MethodContext): Promise<ParsedQuery<C>> {
+  const accountId = await ctx.resolveAccount(args.accountId);
   requirePermission(ctx, type.permissions.query);
   return {
     accountId,
@@ -48,34 +48,34 @@ export function parseQueryBasics<C>(type: StandardType<unknown, C>, args: { acco
 }
 
 /** Foo/query (RFC 8620 §5.5): counting, anchors and paging run in the object type's store, not in memory. */
-export function standardQuery<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): JsonObject {
+export async function standardQuery<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): Promise<JsonObject> {
   const args = parseArgs(QueryArgs, rawArgs);
-  const { accountId, filter, sort } = parseQueryBasics(type as StandardType<unknown, C>, args, ctx);
+  const { accountId, filter, sort } = await parseQueryBasics(type as StandardType<unknown, C>, args, ctx);
   const limit = Math.min(args.limit ?? MAX_QUERY_LIMIT, MAX_QUERY_LIMIT);
   const clamped = args.limit == null || args.limit > MAX_QUERY_LIMIT;
 
   let total: number | undefined;
-  const getTotal = () => (total ??= type.queryCount(accountId, filter));
+  const getTotal = async () => (total ??= await type.queryCount(accountId, filter));
   let start: number;
   if (args.anchor != null) {
-    const index = type.queryIndexOf(accountId, filter, sort, args.anchor);
+    const index = await type.queryIndexOf(accountId, filter, sort, args.anchor);
     if (index === undefined) throw new MethodError('anchorNotFound');
     start = Math.max(0, index + args.anchorOffset);
   } else if (args.position < 0) {
-    start = Math.max(0, getTotal() + args.position);
+    start = Math.max(0, (await getTotal()) + args.position);
   } else {
     start = args.position;
   }
-  const ids = limit === 0 ? [] : type.queryPage(accountId, filter, sort, start, limit);
+  const ids = limit === 0 ? [] : await type.queryPage(accountId, filter, sort, start, limit);
 
   const response: JsonObject = {
     accountId,
-    queryState: queryState(type.state(accountId), args.filter, args.sort),
+    queryState: queryState(await type.state(accountId), args.filter, args.sort),
     canCalculateChanges: true,
     position: start,
     ids,
   };
-  if (args.calculateTotal) response.total = getTotal();
+  if (args.calculateTotal) response.total = await getTotal();
   if (clamped) response.limit = limit;
   return response;
 }

@@ -20,15 +20,15 @@ const MAX_CREATION_ID = 255;
  * Foo/set (RFC 8620 §5.3): creates, then updates, then destroys; each record on its own,
  * so one failure never stops or undoes the others.
  */
-export function standardSet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): JsonObject {
+export async function standardSet<I, C>(outer: StandardType<I, C>, rawArgs: JsonObject, ctx: MethodContext): Promise<JsonObject> {
   // valibot's record() drops "__proto__" keys; keep them as ordinary creation ids / record ids instead.
   const args = parseArgs(SetArgs, rawArgs);
   const create = ownEntries(rawArgs.create);
   const update = ownEntries(rawArgs.update);
   const destroy = args.destroy ?? [];
-  const accountId = ctx.resolveAccount(args.accountId);
+  const accountId = await ctx.resolveAccount(args.accountId);
 
-  const p = type.permissions;
+  const p = outer.permissions;
   const can = (perm: string) => ctx.caller.permissions.has(perm);
   if (!can(p.create) && !can(p.update) && !can(p.destroy)) {
     throw new MethodError('forbidden', 'You are not authorized to create, update or destroy objects of this type');
@@ -45,14 +45,14 @@ export function standardSet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject,
     if (cid.length === 0 || cid.length > MAX_CREATION_ID) throw new MethodError('invalidArguments', 'Creation ids must be 1 to 255 characters');
   }
 
-  const run = (): JsonObject => {
-    const oldState = type.state(accountId);
+  const run = async (type: StandardType<I, C>): Promise<JsonObject> => {
+    const oldState = await type.state(accountId);
     if (args.ifInState != null && args.ifInState !== oldState) throw new MethodError('stateMismatch');
 
     const created: [string, JsonValue][] = [];
     const notCreated: [string, JsonValue][] = [];
     for (const [cid, value] of create) {
-      const result = createOne(type, ctx, accountId, value);
+      const result = await createOne(type, ctx, accountId, value);
       if ('type' in result) {
         notCreated.push([cid, errorJson(result)]);
       } else {
@@ -67,10 +67,10 @@ export function standardSet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject,
     const notUpdated: [string, JsonValue][] = [];
     for (const [key, patch] of update) {
       const id = resolve(key);
-      const willDestroy = destroyIds.includes(id) && type.read(accountId, [id]).length > 0;
+      const willDestroy = destroyIds.includes(id) && (await type.read(accountId, [id])).length > 0;
       const result = willDestroy
         ? { type: 'willDestroy', description: 'The record is destroyed in the same call' }
-        : updateOne(type, ctx, accountId, id, patch);
+        : await updateOne(type, ctx, accountId, id, patch);
       if (result !== null && 'type' in result) notUpdated.push([id, errorJson(result as SetError)]);
       else updated.push([id, result]);
     }
@@ -78,7 +78,7 @@ export function standardSet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject,
     const destroyed: string[] = [];
     const notDestroyed: [string, JsonValue][] = [];
     for (const id of destroyIds) {
-      const error = type.read(accountId, [id]).length === 0 ? { type: 'notFound' } : type.destroy(ctx, accountId, id);
+      const error = (await type.read(accountId, [id])).length === 0 ? { type: 'notFound' } : await type.destroy(ctx, accountId, id);
       if (error) notDestroyed.push([id, errorJson(error)]);
       else destroyed.push(id);
     }
@@ -86,7 +86,7 @@ export function standardSet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject,
     return {
       accountId,
       oldState,
-      newState: type.state(accountId),
+      newState: await type.state(accountId),
       created: mapOrNull(created),
       updated: mapOrNull(updated),
       destroyed: destroyed.length > 0 ? destroyed : null,
@@ -95,10 +95,10 @@ export function standardSet<I, C>(type: StandardType<I, C>, rawArgs: JsonObject,
       notDestroyed: mapOrNull(notDestroyed),
     };
   };
-  return type.batch ? type.batch(run) : run();
+  return outer.batch ? outer.batch(run) : run(outer);
 }
 
-function createOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, value: JsonObject): { id: string; reported: JsonObject } | SetError {
+async function createOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, value: JsonObject): Promise<{ id: string; reported: JsonObject } | SetError> {
   const invalid = Object.keys(value).filter((k) => !type.properties.includes(k) || type.serverSet.includes(k) || k === 'id');
   const rest: JsonObject = {};
   for (const k of Object.keys(value)) if (!invalid.includes(k)) rest[k] = value[k] as JsonValue;
@@ -108,8 +108,8 @@ function createOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId
   return type.create(ctx, accountId, checked.value);
 }
 
-function updateOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, id: string, patch: JsonObject): JsonObject | null | SetError {
-  const [existing] = type.read(accountId, [id]);
+async function updateOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, id: string, patch: JsonObject): Promise<JsonObject | null | SetError> {
+  const [existing] = await type.read(accountId, [id]);
   if (!existing) return { type: 'notFound' };
   const before = type.patchable(existing);
   const patched = applyPatch(before, patch);

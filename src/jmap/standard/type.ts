@@ -39,34 +39,35 @@ export interface StandardType<Input, Condition> {
   readonly serverSet: readonly string[];
 
   /** Current state string for the account (changes whenever any record does). */
-  state(accountId: string): string;
-  count(accountId: string): number;
+  state(accountId: string): Promise<string>;
+  count(accountId: string): Promise<number>;
   /** Full wire objects for the ids that exist (all records when ids is null). */
-  read(accountId: string, ids: readonly string[] | null): JsonObject[];
+  read(accountId: string, ids: readonly string[] | null): Promise<JsonObject[]>;
   /** The object as a PatchObject applies to it (sets as {key: true} maps). */
   patchable(record: JsonObject): JsonObject;
 
   /** Validates a create (`existing` null) or a patched object (`existing` = its stored wire form). */
   check(ctx: MethodContext, accountId: string, input: JsonObject, existing: JsonObject | null): Checked<Input>;
   /** Stores a new record; returns its id and the server-set or defaulted properties to report in `created`. */
-  create(ctx: MethodContext, accountId: string, input: Input): { id: string; reported: JsonObject } | SetError;
+  create(ctx: MethodContext, accountId: string, input: Input): Promise<{ id: string; reported: JsonObject } | SetError>;
   /** Stores an update; returns properties the server changed on its own (null if none). */
-  update(ctx: MethodContext, accountId: string, id: string, input: Input, existing: JsonObject): JsonObject | null | SetError;
-  destroy(ctx: MethodContext, accountId: string, id: string): SetError | undefined;
+  update(ctx: MethodContext, accountId: string, id: string, input: Input, existing: JsonObject): Promise<JsonObject | null | SetError>;
+  destroy(ctx: MethodContext, accountId: string, id: string): Promise<SetError | undefined>;
   /**
    * Runs the writes of one /set call as a unit (one transaction, so 500 creates commit once and a crash
-   * half-way changes nothing). Optional: without it each write stands alone.
+   * half-way changes nothing): `fn` gets this type bound to the transaction. Optional: without it each write
+   * stands alone.
    */
-  batch?<T>(fn: () => T): T;
+  batch?<T>(fn: (bound: StandardType<Input, Condition>) => Promise<T>): Promise<T>;
 
   /** Change-log rows after `sinceState`; undefined when that state cannot be served. */
-  changesSince(accountId: string, sinceState: string, maxRows: number): ChangeEntry[] | undefined;
+  changesSince(accountId: string, sinceState: string, maxRows: number): Promise<ChangeEntry[] | undefined>;
 
   /** Parses one FilterCondition; throws MethodError unsupportedFilter / invalidArguments. */
   parseCondition(condition: JsonObject): Condition;
   sortable(property: string): boolean;
-  queryCount(accountId: string, filter: FilterNode<Condition> | null): number;
+  queryCount(accountId: string, filter: FilterNode<Condition> | null): Promise<number>;
   /** Position of `id` in the sorted, filtered results; undefined when not among them. */
-  queryIndexOf(accountId: string, filter: FilterNode<Condition> | null, sort: SortKey[], id: string): number | undefined;
-  queryPage(accountId: string, filter: FilterNode<Condition> | null, sort: SortKey[], offset: number, limit: number): string[];
+  queryIndexOf(accountId: string, filter: FilterNode<Condition> | null, sort: SortKey[], id: string): Promise<number | undefined>;
+  queryPage(accountId: string, filter: FilterNode<Condition> | null, sort: SortKey[], offset: number, limit: number): Promise<string[]>;
 }
