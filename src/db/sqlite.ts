@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, lt, lte, max, not, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, max, sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { credentialQuery, SQLITE_DIALECT } from './credential-query.js';
 import * as schema from './schema.js';
 import {
   OVER_QUOTA, StoreUnavailableError,
@@ -25,67 +26,6 @@ function toRow(r: RawCredential): CredentialRow {
     allowedIps: JSON.parse(r.allowedIps) as string[],
     scopes: r.scopes === null ? null : (JSON.parse(r.scopes) as string[]),
   };
-}
-
-const dateColumn = { expiresAt: credentials.expiresAt, createdAt: credentials.createdAt } as const;
-
-function filterSql(filter: CredentialFilter): SQL {
-  if ('condition' in filter) {
-    const { field, op, value } = filter.condition;
-    const col = dateColumn[field];
-    const cmp = { eq, gt, gte, lt, lte }[op](col, value);
-    // A null date matches no condition, so NOT over it is true (no SQL three-valued surprise).
-    return and(isNotNull(col), cmp) as SQL;
-  }
-  const parts = filter.conditions.map(filterSql);
-  if (filter.operator === 'AND') return parts.length ? (and(...parts) as SQL) : sql`1`;
-  const any = parts.length ? (or(...parts) as SQL) : sql`0`;
-  return filter.operator === 'OR' ? any : not(any);
-}
-
-function orderSql(sort: readonly CredentialSort[]): SQL[] {
-  const out: SQL[] = [];
-  for (const key of sort) {
-    const dir = key.isAscending ? asc : desc;
-    if (key.property === 'description' && !key.caseSensitive) out.push(key.isAscending ? sql`${credentials.description} COLLATE NOCASE ASC` : sql`${credentials.description} COLLATE NOCASE DESC`);
-    else out.push(dir(credentials[key.property]));
-    if (key.property === 'id') return out;
-  }
-  out.push(asc(credentials.id)); // ties in creation order, stable between calls
-  return out;
-}
-
-// /query pages in plain SQL: the filter's shape and the sort make the text, the dates are parameters, and the
-// compiled statement is reused (drizzle's builder and SQLite's prepare cost more than the indexed page read).
-const DATE_SQL = { expiresAt: 'expires_at', createdAt: 'created_at' } as const;
-const OP_SQL = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
-const SORT_SQL = { id: 'id', createdAt: 'created_at', expiresAt: 'expires_at', description: 'description' } as const;
-
-function filterText(filter: CredentialFilter, params: number[]): string {
-  if ('condition' in filter) {
-    const { field, op, value } = filter.condition;
-    const col = DATE_SQL[field];
-    params.push(value);
-    // Same meaning as filterSql: a null date matches no condition.
-    return `(${col} IS NOT NULL AND ${col} ${OP_SQL[op]} ?)`;
-  }
-  const parts = filter.conditions.map((f) => filterText(f, params));
-  if (filter.operator === 'AND') return parts.length ? `(${parts.join(' AND ')})` : '1';
-  const any = parts.length ? `(${parts.join(' OR ')})` : '0';
-  return filter.operator === 'OR' ? any : `(NOT ${any})`;
-}
-
-/** Same order as orderSql. */
-function orderText(sort: readonly CredentialSort[]): string {
-  const out: string[] = [];
-  for (const key of sort) {
-    const dir = key.isAscending ? 'ASC' : 'DESC';
-    if (key.property === 'description' && !key.caseSensitive) out.push(`description COLLATE NOCASE ${dir}`);
-    else out.push(`${SORT_SQL[key.property]} ${dir}`);
-    if (key.property === 'id') return out.join(', ');
-  }
-  out.push('id ASC');
-  return out.join(', ');
 }
 
 const MAX_CACHED_STATEMENTS = 256;
@@ -426,28 +366,21 @@ class SqliteOps implements SyncOps {
       .orderBy(asc(changes.seq)).limit(maxRows).all();
   }
 
-  private scope(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): SQL {
-    const base = and(eq(credentials.accountId, accountId), eq(credentials.kind, kind)) as SQL;
-    return filter ? (and(base, filterSql(filter)) as SQL) : base;
-  }
-
   queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): number {
-    return this.db.select({ n: count() }).from(credentials).where(this.scope(accountId, kind, filter)).get()?.n ?? 0;
+    const q = credentialQuery(accountId, kind, filter, [], SQLITE_DIALECT);
+    return this.cachedPluck(`SELECT count(*) FROM credentials WHERE ${q.where}`).get(...q.params) as number;
   }
 
   queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): number | undefined {
-    const ranked = this.db.select({
-      id: credentials.id,
-      rn: sql<number>`row_number() over (order by ${sql.join(orderSql(sort), sql`, `)}) - 1`.as('rn'),
-    }).from(credentials).where(this.scope(accountId, kind, filter)).as('ranked');
-    return this.db.select({ rn: ranked.rn }).from(ranked).where(eq(ranked.id, id)).get()?.rn;
+    const q = credentialQuery(accountId, kind, filter, sort, SQLITE_DIALECT);
+    const text = `SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${q.order}) - 1 AS rn FROM credentials WHERE ${q.where}) WHERE id = ?`;
+    return this.cachedPluck(text).get(...q.params, id) as number | undefined;
   }
 
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): number[] {
-    const params: number[] = [];
-    const where = filter ? ` AND ${filterText(filter, params)}` : '';
-    const text = `SELECT id FROM credentials WHERE account_id = ? AND kind = ?${where} ORDER BY ${orderText(sort)} LIMIT ? OFFSET ?`;
-    return this.cachedPluck(text).all(accountId, kind, ...params, limit, offset) as number[];
+    const q = credentialQuery(accountId, kind, filter, sort, SQLITE_DIALECT);
+    const text = `SELECT id FROM credentials WHERE ${q.where} ORDER BY ${q.order} LIMIT ? OFFSET ?`;
+    return this.cachedPluck(text).all(...q.params, limit, offset) as number[];
   }
 
   /** A compiled single-column statement for this SQL text (a bounded cache: filters may take many shapes). */

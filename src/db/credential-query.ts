@@ -1,0 +1,74 @@
+import type { CredentialFilter, CredentialSort } from './store.js';
+
+/**
+ * The one renderer of credential /query filters and sorts into SQL, for every engine. The text depends only on the
+ * filter's shape and the sort (so engines can cache compiled statements by it); dates are `?` parameters.
+ */
+export interface SqlDialect {
+  /** ORDER BY term for the description under i;ascii-casemap (the default collation). */
+  caseless(column: string, direction: 'ASC' | 'DESC'): string;
+  /** ORDER BY term for the description under i;octet (byte order). */
+  octet(column: string, direction: 'ASC' | 'DESC'): string;
+}
+
+export const SQLITE_DIALECT: SqlDialect = {
+  caseless: (col, dir) => `${col} COLLATE NOCASE ${dir}`,
+  octet: (col, dir) => `${col} ${dir}`,
+};
+
+export const POSTGRES_DIALECT: SqlDialect = {
+  // COLLATE NOCASE folds ASCII letters only: so does this (lower() under the C collation).
+  caseless: (col, dir) => `lower(${col}) COLLATE "C" ${dir}`,
+  octet: (col, dir) => `${col} COLLATE "C" ${dir}`,
+};
+
+const DATE_COLUMN = { expiresAt: 'expires_at', createdAt: 'created_at' } as const;
+const OPERATOR = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+const SORT_COLUMN = { id: 'id', createdAt: 'created_at', expiresAt: 'expires_at', description: 'description' } as const;
+
+/** A WHERE fragment; a null date matches no condition, so NOT over it is true (no three-valued surprise). */
+export function filterText(filter: CredentialFilter, params: number[]): string {
+  if ('condition' in filter) {
+    const { field, op, value } = filter.condition;
+    const col = DATE_COLUMN[field];
+    params.push(value);
+    return `(${col} IS NOT NULL AND ${col} ${OPERATOR[op]} ?)`;
+  }
+  const parts = filter.conditions.map((f) => filterText(f, params));
+  if (filter.operator === 'AND') return parts.length ? `(${parts.join(' AND ')})` : '(1 = 1)';
+  const any = parts.length ? `(${parts.join(' OR ')})` : '(1 = 0)';
+  return filter.operator === 'OR' ? any : `(NOT ${any})`;
+}
+
+/** An ORDER BY list; ties are broken by id ascending, so pages are stable between calls. */
+export function orderText(sort: readonly CredentialSort[], dialect: SqlDialect): string {
+  const out: string[] = [];
+  for (const key of sort) {
+    const dir = key.isAscending ? 'ASC' : 'DESC';
+    if (key.property === 'description') out.push(key.caseSensitive ? dialect.octet('description', dir) : dialect.caseless('description', dir));
+    else out.push(`${SORT_COLUMN[key.property]} ${dir}`);
+    if (key.property === 'id') return out.join(', ');
+  }
+  out.push('id ASC');
+  return out.join(', ');
+}
+
+export interface CredentialQuery {
+  /** `account_id = ? AND kind = ?` plus the filter. */
+  where: string;
+  order: string;
+  /** accountId, kind, then the filter's dates. */
+  params: (number | string)[];
+}
+
+export function credentialQuery(accountId: number, kind: string, filter: CredentialFilter | null, sort: readonly CredentialSort[], dialect: SqlDialect): CredentialQuery {
+  const dates: number[] = [];
+  const where = `account_id = ? AND kind = ?${filter ? ` AND ${filterText(filter, dates)}` : ''}`;
+  return { where, order: orderText(sort, dialect), params: [accountId, kind, ...dates] };
+}
+
+/** `?` placeholders as PostgreSQL's `$1, $2, …` (the rendered text holds no other question mark). */
+export function numbered(text: string): string {
+  let n = 0;
+  return text.replace(/\?/g, () => `$${++n}`);
+}
