@@ -5,6 +5,7 @@ import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { filterText, numbered } from './credential-query.js';
 import * as schema from './pg-schema.js';
 import { pgErrorIsUnavailable, pgErrorIsRetryable } from './pg-errors.js';
 import {
@@ -46,33 +47,21 @@ function toRow(r: RawCredential): CredentialRow {
   };
 }
 
-// --- /query in SQL text, with the same meaning as src/db/sqlite.ts's filterSql/orderSql ---------------------------
+// --- /query: the shared filter renderer (credential-query.ts), PostgreSQL's own ORDER BY --------------------------
 
-const DATE_SQL = { expiresAt: 'expires_at', createdAt: 'created_at' } as const;
-const OP_SQL = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
-/** SQLite's NOCASE: ASCII letters folded, then byte order (lower() would follow the database's locale). */
+/** SQLite's NOCASE: ASCII letters folded, then byte order (plain lower() would follow the database's locale). */
 const NOCASE = `translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C"`;
 
-function filterText(filter: CredentialFilter, params: unknown[]): string {
-  if ('condition' in filter) {
-    const { field, op, value } = filter.condition;
-    const col = DATE_SQL[field];
-    params.push(value);
-    // A null date matches no condition, so NOT over it is true (no SQL three-valued surprise).
-    return `(${col} IS NOT NULL AND ${col} ${OP_SQL[op]} $${params.length})`;
-  }
-  const parts = filter.conditions.map((f) => filterText(f, params));
-  if (filter.operator === 'AND') return parts.length ? `(${parts.join(' AND ')})` : 'TRUE';
-  const any = parts.length ? `(${parts.join(' OR ')})` : 'FALSE';
-  return filter.operator === 'OR' ? any : `(NOT ${any})`;
-}
-
+/**
+ * The same order as SQLite's (credential-query.ts orderText with SQLITE_DIALECT), which POSTGRES_DIALECT does not
+ * give yet: SQLite sorts NULL below every number where PostgreSQL puts it above, and lower() folds non-ASCII letters
+ * under a non-C database locale. test/pg-store.test.ts compares both engines' pages.
+ */
 function orderText(sort: readonly CredentialSort[]): string {
   const out: string[] = [];
   for (const key of sort) {
     const dir = key.isAscending ? 'ASC' : 'DESC';
     if (key.property === 'description') out.push(`${key.caseSensitive ? 'description COLLATE "C"' : NOCASE} ${dir}`);
-    // SQLite sorts NULL below every number; PostgreSQL above unless told.
     else if (key.property === 'expiresAt') out.push(`expires_at ${dir} NULLS ${key.isAscending ? 'FIRST' : 'LAST'}`);
     else out.push(`${key.property === 'id' ? 'id' : 'created_at'} ${dir}`);
     if (key.property === 'id') return out.join(', ');
@@ -81,9 +70,11 @@ function orderText(sort: readonly CredentialSort[]): string {
   return out.join(', ');
 }
 
-function scopeText(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, params: unknown[]): string {
-  params.push(accountId, kind);
-  return `account_id = $1 AND kind = $2${filter ? ` AND ${filterText(filter, params)}` : ''}`;
+/** WHERE text with `$n` placeholders, and its parameters (accountId, kind, the filter's dates). */
+function scope(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): { where: string; params: unknown[] } {
+  const dates: number[] = [];
+  const where = `account_id = ? AND kind = ?${filter ? ` AND ${filterText(filter, dates)}` : ''}`;
+  return { where: numbered(where), params: [accountId, kind, ...dates] };
 }
 
 // --- writes ---------------------------------------------------------------------------------------------------------
@@ -284,16 +275,15 @@ class PgOps implements StoreOps {
 
   queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): Promise<number> {
     return this.run(async () => {
-      const params: unknown[] = [];
-      const r = await this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM credentials WHERE ${scopeText(accountId, kind, filter, params)}`, params);
+      const { where, params } = scope(accountId, kind, filter);
+      const r = await this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM credentials WHERE ${where}`, params);
       return r.rows[0]?.n ?? 0;
     });
   }
 
   queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): Promise<number | undefined> {
     return this.run(async () => {
-      const params: unknown[] = [];
-      const where = scopeText(accountId, kind, filter, params);
+      const { where, params } = scope(accountId, kind, filter);
       params.push(id);
       const r = await this.q.query<{ rn: string }>(`SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${orderText(sort)}) - 1 AS rn
         FROM credentials WHERE ${where}) ranked WHERE id = $${params.length}`, params);
@@ -303,8 +293,7 @@ class PgOps implements StoreOps {
 
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): Promise<number[]> {
     return this.run(async () => {
-      const params: unknown[] = [];
-      const where = scopeText(accountId, kind, filter, params);
+      const { where, params } = scope(accountId, kind, filter);
       params.push(limit, offset);
       const r = await this.q.query<{ id: string }>(`SELECT id FROM credentials WHERE ${where} ORDER BY ${orderText(sort)}
         LIMIT $${params.length - 1} OFFSET $${params.length}`, params);

@@ -59,13 +59,14 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Creates a uniquely named database on the server at `adminUrl` and returns its URL. */
-export async function createDatabase(adminUrl: string): Promise<string> {
+/** Creates a uniquely named database on the server at `adminUrl` (locale C unless told) and returns its URL. */
+export async function createDatabase(adminUrl: string, locale = 'C'): Promise<string> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(locale)) throw new Error(`odd locale name ${locale}`);
   const name = `t_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    await client.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+    await client.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE '${locale}' LC_CTYPE '${locale}'`);
   } finally {
     await client.end();
   }
