@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Starts one PostgreSQL server for the run when JMAP_KEYS_TEST_ENGINE=postgres (does nothing otherwise).
+    globalSetup: ['test/setup/postgres.ts'],
   },
 });

@@ -1,0 +1,71 @@
+import { sql } from 'drizzle-orm';
+import { bigint, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+
+/**
+ * The PostgreSQL tables (drizzle/pg/0000_init.sql creates them; keep the two in step). They mirror src/db/schema.ts,
+ * plus `account_states` (per-account ordering and exact quotas across nodes) and `store_version` (cache
+ * invalidation). Ids are identities, never reused (RFC 8620 §1.6.3); dates are unix seconds in bigint columns
+ * (`mode: 'number'`: JavaScript numbers, as in SQLite); set-valued columns hold JSON arrays as text.
+ */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+const int8 = (name: string) => bigint(name, { mode: 'number' });
+
+export const accounts = pgTable('accounts', {
+  id: int8('id').primaryKey().generatedAlwaysAsIdentity(),
+  login: text('login').notNull(),
+  passwordHash: text('password_hash').notNull(),
+  role: text('role', { enum: ['admin', 'user'] }).notNull(),
+  createdAt: int8('created_at').notNull(),
+}, (t) => [uniqueIndex('accounts_login').on(t.login)]);
+
+/** Same as src/db/schema.ts; the description index serves the default (ASCII case-insensitive) sort. */
+export const credentials = pgTable('credentials', {
+  id: int8('id').primaryKey().generatedAlwaysAsIdentity(),
+  accountId: int8('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+  kind: text('kind', { enum: ['apiKey', 'appPassword'] }).notNull(),
+  description: text('description').notNull(),
+  locator: text('locator').notNull(),
+  /** HMAC-SHA256(server secret, full token). The token itself is never stored. */
+  secretHash: bytea('secret_hash').notNull(),
+  createdAt: int8('created_at').notNull(),
+  expiresAt: int8('expires_at'),
+  permissionsMode: text('permissions_mode', { enum: ['Inherit', 'Disable', 'Replace'] }).notNull(),
+  permissions: text('permissions').notNull().default('[]'),
+  allowedIps: text('allowed_ips').notNull().default('[]'),
+  scopes: text('scopes'),
+  platform: text('platform'),
+  deviceId: text('device_id'),
+  lastUsedAt: int8('last_used_at'),
+}, (t) => [
+  uniqueIndex('credentials_locator').on(t.locator),
+  index('credentials_expires').on(t.accountId, t.kind, t.expiresAt),
+  index('credentials_created').on(t.accountId, t.kind, t.createdAt),
+  index('credentials_description').on(t.accountId, t.kind, sql`(translate(${t.description}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C")`),
+]);
+
+/**
+ * One row per account and kind, locked by every credential write of that account and kind until its commit:
+ * `seq` is the account's change-log position (so positions follow commit order, whichever node writes) and `n`
+ * the number of credentials (so the quota check and the insert are one step).
+ */
+export const accountStates = pgTable('account_states', {
+  accountId: int8('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+  kind: text('kind', { enum: ['apiKey', 'appPassword'] }).notNull(),
+  seq: int8('seq').notNull(),
+  n: integer('n').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.kind] })]);
+
+/** Per-account change log behind JMAP state strings, /changes and /queryChanges; `seq` from account_states. */
+export const changes = pgTable('changes', {
+  accountId: int8('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+  kind: text('kind', { enum: ['apiKey', 'appPassword'] }).notNull(),
+  seq: int8('seq').notNull(),
+  recordId: int8('record_id').notNull(),
+  op: text('op', { enum: ['created', 'updated', 'destroyed'] }).notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.kind, t.seq] })]);
+
+/** One row (id 1) counting write transactions; its value is the payload of the change notification. */
+export const storeVersion = pgTable('store_version', {
+  id: integer('id').primaryKey(),
+  n: int8('n').notNull(),
+});

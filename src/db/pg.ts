@@ -1,0 +1,560 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
+import { DrizzleQueryError } from 'drizzle-orm/errors';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { filterText, numbered } from './credential-query.js';
+import * as schema from './pg-schema.js';
+import { pgErrorIsUnavailable, pgErrorIsRetryable } from './pg-errors.js';
+import {
+  OVER_QUOTA, StoreUnavailableError,
+  type AccountRow, type ChangeRow, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialRow,
+  type CredentialSort, type NewCredential, type Store, type StoreOps,
+} from './store.js';
+
+const { accounts, credentials, accountStates, changes } = schema;
+const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/pg');
+/** The channel every write transaction notifies at commit; each node listens on it to drop its caches. */
+export const CHANGES_CHANNEL = 'jmap_keys_changes';
+/** pg_advisory_lock key pair held while migrating, so nodes starting together migrate one at a time. */
+const MIGRATION_LOCK = [0x6a6d6170, 0x6b657973] as const; // 'jmap', 'keys'
+
+export interface PgStoreOptions {
+  /** Connections per node (default 10). */
+  poolSize?: number;
+  /** How long to wait for a connection before the store counts as unavailable (default 5000 ms). */
+  connectTimeoutMs?: number;
+  /** The notification connection is checked this often; a silent loss is noticed within it + 2 s (default 5000 ms). */
+  heartbeatMs?: number;
+  /** Longest pause between reconnection attempts of the notification connection (default 5000 ms). */
+  maxReconnectDelayMs?: number;
+  /** Told when the notification connection goes down (caches are off until it is back) and when it is back. */
+  onListener?: (event: 'down' | 'up', err?: Error) => void;
+}
+
+type Db = NodePgDatabase<typeof schema>;
+type Queryable = pg.Pool | pg.PoolClient;
+type RawCredential = typeof credentials.$inferSelect;
+
+function toRow(r: RawCredential): CredentialRow {
+  return {
+    ...r,
+    permissions: JSON.parse(r.permissions) as string[],
+    allowedIps: JSON.parse(r.allowedIps) as string[],
+    scopes: r.scopes === null ? null : (JSON.parse(r.scopes) as string[]),
+  };
+}
+
+// --- /query: the shared filter renderer (credential-query.ts), PostgreSQL's own ORDER BY --------------------------
+
+/** SQLite's NOCASE: ASCII letters folded, then byte order (plain lower() would follow the database's locale). */
+const NOCASE = `translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C"`;
+
+/**
+ * The same order as SQLite's (credential-query.ts orderText with SQLITE_DIALECT), which POSTGRES_DIALECT does not
+ * give yet: SQLite sorts NULL below every number where PostgreSQL puts it above, and lower() folds non-ASCII letters
+ * under a non-C database locale. test/pg-store.test.ts compares both engines' pages.
+ */
+function orderText(sort: readonly CredentialSort[]): string {
+  const out: string[] = [];
+  for (const key of sort) {
+    const dir = key.isAscending ? 'ASC' : 'DESC';
+    if (key.property === 'description') out.push(`${key.caseSensitive ? 'description COLLATE "C"' : NOCASE} ${dir}`);
+    else if (key.property === 'expiresAt') out.push(`expires_at ${dir} NULLS ${key.isAscending ? 'FIRST' : 'LAST'}`);
+    else out.push(`${key.property === 'id' ? 'id' : 'created_at'} ${dir}`);
+    if (key.property === 'id') return out.join(', ');
+  }
+  out.push('id ASC'); // ties in creation order, stable between calls
+  return out.join(', ');
+}
+
+/** WHERE text with `$n` placeholders, and its parameters (accountId, kind, the filter's dates). */
+function scope(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): { where: string; params: unknown[] } {
+  const dates: number[] = [];
+  const where = `account_id = ? AND kind = ?${filter ? ` AND ${filterText(filter, dates)}` : ''}`;
+  return { where: numbered(where), params: [accountId, kind, ...dates] };
+}
+
+// --- writes ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Locks the account's state row for this kind (creating it), until commit: writers of one account and kind take
+ * turns here whichever node they run on, which orders their change positions by commit and makes the count exact.
+ */
+const LOCK_STATE = `INSERT INTO account_states (account_id, kind, seq, n) VALUES ($1, $2, 0, 0)
+  ON CONFLICT (account_id, kind) DO UPDATE SET seq = account_states.seq RETURNING seq, n`;
+const INSERT_CREDENTIAL = `WITH ins AS (
+    INSERT INTO credentials (account_id, kind, description, locator, secret_hash, created_at, expires_at, permissions_mode,
+      permissions, allowed_ips, scopes, platform, device_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
+  ), st AS (
+    UPDATE account_states SET seq = seq + 1, n = n + 1 WHERE account_id = $1 AND kind = $2 RETURNING seq
+  )
+  INSERT INTO changes (account_id, kind, seq, record_id, op) SELECT $1, $2, st.seq, ins.id, 'created' FROM ins, st
+  RETURNING record_id`;
+/** The write ($3 = the credential id) then, only when it hit a row, the next position and its change entry. */
+const logged = (write: string, op: ChangeRow['op'], dn: string) => `WITH w AS (${write} RETURNING id),
+  st AS (UPDATE account_states SET seq = seq + 1${dn} WHERE account_id = $1 AND kind = $2 AND EXISTS (SELECT 1 FROM w) RETURNING seq)
+  INSERT INTO changes (account_id, kind, seq, record_id, op) SELECT $1, $2, st.seq, $3, '${op}' FROM st RETURNING 1`;
+const DELETE_CREDENTIAL = logged('DELETE FROM credentials WHERE account_id = $1 AND kind = $2 AND id = $3', 'destroyed', ', n = n - 1');
+/** Bumps the shared counter and notifies every node's listener; PostgreSQL delivers the notification at commit. */
+const NOTIFY = `WITH v AS (UPDATE store_version SET n = n + 1 WHERE id = 1 RETURNING n)
+  SELECT pg_notify('${CHANGES_CHANNEL}', n::text) FROM v`;
+const TOUCH = `UPDATE credentials c SET last_used_at = GREATEST(coalesce(c.last_used_at, 0), u.at)
+  FROM unnest($1::bigint[], $2::bigint[]) AS u(id, at)
+  WHERE c.id = u.id AND (c.last_used_at IS NULL OR c.last_used_at < u.at)`;
+
+const UPDATE_COLUMNS = {
+  description: 'description', expiresAt: 'expires_at', permissionsMode: 'permissions_mode', permissions: 'permissions',
+  allowedIps: 'allowed_ips', scopes: 'scopes',
+} as const;
+
+/** What the data operations need from the store around them. */
+interface Context {
+  /** Own write: the version moves (before commit, and again after). */
+  changed(): void;
+  /** Runs one write as its own transaction (retried once when PostgreSQL asks for it). */
+  write<T>(fn: (tx: PgOps) => Promise<T>): Promise<T>;
+}
+
+/**
+ * The data operations over one connection source: the pool (outside transactions; writes then open their own) or
+ * one transaction's client (calls queue, so a savepoint never interleaves with another call).
+ */
+class PgOps implements StoreOps {
+  /** Set by the first write of a transaction: the commit then notifies the other nodes. */
+  wrote = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly q: Queryable,
+    private readonly ctx: Context,
+    private readonly inTransaction: boolean,
+  ) {}
+
+  /** In a transaction, one call at a time on its client; errors become StoreUnavailableError when they mean so. */
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    const guarded = () => fn().catch((err: unknown) => { throw mapError(err); });
+    if (!this.inTransaction) return guarded();
+    const next = this.queue.then(guarded, guarded);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** A write: joins the transaction (`body`), or runs as its own transaction (`call` on that transaction's ops). */
+  private write<T>(call: (tx: PgOps) => Promise<T>, body: () => Promise<T>): Promise<T> {
+    if (!this.inTransaction) return this.ctx.write(call);
+    return this.run(() => {
+      this.wrote = true;
+      this.ctx.changed();
+      return body();
+    });
+  }
+
+  countAccounts(): Promise<number> {
+    return this.run(async () => (await this.db.select({ n: count() }).from(accounts))[0]?.n ?? 0);
+  }
+
+  accountById(id: number): Promise<AccountRow | undefined> {
+    return this.run(async () => (await this.db.select().from(accounts).where(eq(accounts.id, id)))[0]);
+  }
+
+  accountByLogin(login: string): Promise<AccountRow | undefined> {
+    return this.run(async () => (await this.db.select().from(accounts).where(eq(accounts.login, login)))[0]);
+  }
+
+  listAccounts(): Promise<AccountRow[]> {
+    return this.run(() => this.db.select().from(accounts).orderBy(asc(accounts.id)));
+  }
+
+  createAccount(account: Omit<AccountRow, 'id'>): Promise<AccountRow | undefined> {
+    return this.write((tx) => tx.createAccount(account), async () => (await this.db.insert(accounts).values(account).onConflictDoNothing({ target: accounts.login }).returning())[0]);
+  }
+
+  setAccountPassword(id: number, passwordHash: string): Promise<boolean> {
+    return this.write((tx) => tx.setAccountPassword(id, passwordHash), async () => ((await this.db.update(accounts).set({ passwordHash }).where(eq(accounts.id, id))).rowCount ?? 0) > 0);
+  }
+
+  deleteAccount(id: number): Promise<boolean> {
+    return this.write((tx) => tx.deleteAccount(id), async () => ((await this.db.delete(accounts).where(eq(accounts.id, id))).rowCount ?? 0) > 0);
+  }
+
+  credentialByLocator(locator: string): Promise<CredentialRow | undefined> {
+    return this.run(async () => {
+      const r = (await this.db.select().from(credentials).where(eq(credentials.locator, locator)))[0];
+      return r ? toRow(r) : undefined;
+    });
+  }
+
+  credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null): Promise<CredentialRow[]> {
+    return this.run(async () => {
+      if (ids !== null && ids.length === 0) return [];
+      const scope = and(eq(credentials.accountId, accountId), eq(credentials.kind, kind));
+      const where = ids === null ? scope : and(scope, ids.length === 1 ? eq(credentials.id, ids[0]!) : inArray(credentials.id, [...ids]));
+      return (await this.db.select().from(credentials).where(where).orderBy(asc(credentials.id))).map(toRow);
+    });
+  }
+
+  countCredentials(accountId: number, kind: CredentialKind): Promise<number> {
+    return this.run(async () => {
+      const r = await this.db.select({ n: accountStates.n }).from(accountStates)
+        .where(and(eq(accountStates.accountId, accountId), eq(accountStates.kind, kind)));
+      return r[0]?.n ?? 0;
+    });
+  }
+
+  insertCredential(c: NewCredential, quota: number, replacing = 0): Promise<CredentialRow | typeof OVER_QUOTA> {
+    return this.write((tx) => tx.insertCredential(c, quota, replacing), async () => {
+      const state = await this.q.query<{ n: number }>(LOCK_STATE, [c.accountId, c.kind]);
+      // Counted under the row lock: no other node can insert for this account and kind until we commit.
+      if (state.rows[0]!.n - replacing >= quota) return OVER_QUOTA;
+      // A savepoint: if the insert fails on its own (a duplicate locator, the account just deleted), the rest of
+      // the caller's transaction stays usable.
+      await this.q.query('SAVEPOINT jk_insert');
+      try {
+        const r = await this.q.query<{ record_id: string }>(INSERT_CREDENTIAL, [
+          c.accountId, c.kind, c.description, c.locator, c.secretHash, c.createdAt, c.expiresAt, c.permissionsMode,
+          JSON.stringify(c.permissions), JSON.stringify(c.allowedIps), c.scopes === null ? null : JSON.stringify(c.scopes),
+          c.platform, c.deviceId,
+        ]);
+        await this.q.query('RELEASE SAVEPOINT jk_insert');
+        return { ...c, id: Number(r.rows[0]!.record_id), lastUsedAt: null };
+      } catch (err) {
+        await this.q.query('ROLLBACK TO SAVEPOINT jk_insert');
+        throw err;
+      }
+    });
+  }
+
+  updateCredential(accountId: number, kind: CredentialKind, id: number, ch: CredentialChanges): Promise<boolean> {
+    const params: unknown[] = [accountId, kind, id];
+    const set: string[] = [];
+    for (const [key, column] of Object.entries(UPDATE_COLUMNS) as [keyof CredentialChanges, string][]) {
+      const value = ch[key];
+      if (value === undefined) continue;
+      params.push(Array.isArray(value) ? JSON.stringify(value) : value);
+      set.push(`${column} = $${params.length}`);
+    }
+    if (set.length === 0) return Promise.resolve(true);
+    return this.write((tx) => tx.updateCredential(accountId, kind, id, ch), async () => {
+      await this.q.query(LOCK_STATE, [accountId, kind]);
+      const update = `UPDATE credentials SET ${set.join(', ')} WHERE account_id = $1 AND kind = $2 AND id = $3`;
+      return ((await this.q.query(logged(update, 'updated', ''), params)).rowCount ?? 0) > 0;
+    });
+  }
+
+  deleteCredential(accountId: number, kind: CredentialKind, id: number): Promise<boolean> {
+    return this.write((tx) => tx.deleteCredential(accountId, kind, id), async () => {
+      await this.q.query(LOCK_STATE, [accountId, kind]);
+      return ((await this.q.query(DELETE_CREDENTIAL, [accountId, kind, id])).rowCount ?? 0) > 0;
+    });
+  }
+
+  touchLastUsed(uses: ReadonlyMap<number, number>): Promise<void> {
+    if (uses.size === 0) return Promise.resolve();
+    // One statement, no change entry, no notification: last-use stamps are not tracked changes.
+    return this.run(async () => { await this.q.query(TOUCH, [[...uses.keys()], [...uses.values()]]); });
+  }
+
+  state(accountId: number, kind: CredentialKind): Promise<number> {
+    return this.run(async () => {
+      const r = await this.db.select({ seq: accountStates.seq }).from(accountStates)
+        .where(and(eq(accountStates.accountId, accountId), eq(accountStates.kind, kind)));
+      return r[0]?.seq ?? 0;
+    });
+  }
+
+  changesSince(accountId: number, kind: CredentialKind, seq: number, maxRows: number): Promise<ChangeRow[]> {
+    return this.run(() => this.db.select({ seq: changes.seq, recordId: changes.recordId, op: changes.op }).from(changes)
+      .where(and(eq(changes.accountId, accountId), eq(changes.kind, kind), sql`${changes.seq} > ${seq}`))
+      .orderBy(asc(changes.seq)).limit(maxRows));
+  }
+
+  queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): Promise<number> {
+    return this.run(async () => {
+      const { where, params } = scope(accountId, kind, filter);
+      const r = await this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM credentials WHERE ${where}`, params);
+      return r.rows[0]?.n ?? 0;
+    });
+  }
+
+  queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): Promise<number | undefined> {
+    return this.run(async () => {
+      const { where, params } = scope(accountId, kind, filter);
+      params.push(id);
+      const r = await this.q.query<{ rn: string }>(`SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${orderText(sort)}) - 1 AS rn
+        FROM credentials WHERE ${where}) ranked WHERE id = $${params.length}`, params);
+      return r.rows[0] ? Number(r.rows[0].rn) : undefined;
+    });
+  }
+
+  queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): Promise<number[]> {
+    return this.run(async () => {
+      const { where, params } = scope(accountId, kind, filter);
+      params.push(limit, offset);
+      const r = await this.q.query<{ id: string }>(`SELECT id FROM credentials WHERE ${where} ORDER BY ${orderText(sort)}
+        LIMIT $${params.length - 1} OFFSET $${params.length}`, params);
+      return r.rows.map((row) => Number(row.id));
+    });
+  }
+}
+
+/**
+ * The driver's own error (drizzle's wrapper quotes the query's parameters, password hashes included, in its message:
+ * not for logs), or StoreUnavailableError when it means the database is unavailable.
+ */
+function mapError(err: unknown): unknown {
+  const driver = err instanceof DrizzleQueryError && err.cause !== undefined ? err.cause : err;
+  if (driver instanceof StoreUnavailableError || !pgErrorIsUnavailable(driver)) return driver;
+  return new StoreUnavailableError(`PostgreSQL unavailable: ${driver instanceof Error ? driver.message : String(driver)}`, { cause: driver });
+}
+
+// --- the notification connection ------------------------------------------------------------------------------------
+
+/**
+ * One dedicated connection per node listening on CHANGES_CHANNEL. Each notification (another node's commit, or our
+ * own) moves the generation. While the connection is down nobody can tell what changed, so `up` is false and the
+ * store's version() moves on every call; after a reconnection the generation moves once more, for whatever was
+ * missed meanwhile.
+ */
+class Listener {
+  up = false;
+  private client: pg.Client | undefined;
+  private closed = false;
+  private delay = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly bump: () => void,
+    private readonly options: Required<Pick<PgStoreOptions, 'heartbeatMs' | 'maxReconnectDelayMs'>> & Pick<PgStoreOptions, 'onListener'>,
+  ) {}
+
+  /** Connects and listens; the first attempt's failure is thrown (the store does not open without it). */
+  async start(): Promise<void> {
+    await this.connect();
+    this.heartbeat = setInterval(() => this.check(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** The listener's server process id (tests terminate it to check the fail-closed path). */
+  async backendPid(): Promise<number | undefined> {
+    const r = await this.client?.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return r?.rows[0]?.pid;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ ...this.config, keepAlive: true, query_timeout: 2000 });
+    client.on('notification', () => this.bump());
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    } catch (err) {
+      client.removeAllListeners('end');
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.up = true;
+    this.delay = 0;
+    this.bump();
+    this.options.onListener?.('up');
+  }
+
+  /** A silent loss (a dead network path) shows no error until something is sent: ask now and then. */
+  private check(): void {
+    const client = this.client;
+    if (!client) return;
+    client.query('SELECT 1').catch((err: Error) => this.lost(client, err));
+  }
+
+  private lost(client: pg.Client, err?: Error): void {
+    if (client !== this.client) return;
+    this.client = undefined;
+    this.up = false;
+    this.bump();
+    client.end().catch(() => undefined);
+    if (this.closed) return;
+    this.options.onListener?.('down', err);
+    this.reconnect();
+  }
+
+  private reconnect(): void {
+    this.delay = Math.min(this.options.maxReconnectDelayMs, this.delay ? this.delay * 2 : 50);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.connect().catch(() => { if (!this.closed) this.reconnect(); });
+    }, this.delay);
+    this.retry.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.up = false;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.retry);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+}
+
+// --- the store ------------------------------------------------------------------------------------------------------
+
+const MAX_CACHED_STATES = 10_000;
+
+export class PgStore implements Store {
+  readonly engine = 'postgres' as const;
+  private generation = 0;
+  private readonly ops: PgOps;
+  private readonly states = new Map<string, { version: number; seq: number }>();
+  /** @internal exposed for tests */
+  readonly listener: Listener;
+
+  constructor(private readonly pool: pg.Pool, private readonly db: Db, listenConfig: pg.ClientConfig, options: PgStoreOptions) {
+    const ctx: Context = {
+      changed: () => { this.generation++; },
+      write: (call) => this.retrying(() => this.transaction((tx) => call(tx as PgOps))),
+    };
+    this.ops = new PgOps(db, pool, ctx, false);
+    this.listener = new Listener(listenConfig, () => { this.generation++; }, {
+      heartbeatMs: options.heartbeatMs ?? 5000,
+      maxReconnectDelayMs: options.maxReconnectDelayMs ?? 5000,
+      onListener: options.onListener,
+    });
+  }
+
+  version(): number {
+    // Cheap on purpose (every authenticated request asks): the listener does the work when notifications arrive.
+    return this.listener.up ? this.generation : ++this.generation;
+  }
+
+  /** A standalone call asked again once when PostgreSQL gave up on it for a conflict (it was rolled back whole). */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!pgErrorIsRetryable(err)) throw err;
+      return fn();
+    }
+  }
+
+  async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapError(err);
+    }
+    const tx = new PgOps(drizzle(client, { schema }), client, {
+      changed: () => { this.generation++; },
+      write: () => { throw new Error('unreachable: writes inside a transaction join it'); },
+    }, true);
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(tx);
+      if (tx.wrote) {
+        this.generation++;
+        await client.query(NOTIFY);
+      }
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+      throw mapError(err);
+    } finally {
+      // After commit or rollback: whatever was read meanwhile is cached under an older version.
+      if (tx.wrote) this.generation++;
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.listener.close();
+    await this.pool.end();
+  }
+
+  countAccounts() { return this.retrying(() => this.ops.countAccounts()); }
+  accountById(id: number) { return this.retrying(() => this.ops.accountById(id)); }
+  accountByLogin(login: string) { return this.retrying(() => this.ops.accountByLogin(login)); }
+  listAccounts() { return this.retrying(() => this.ops.listAccounts()); }
+  createAccount(account: Omit<AccountRow, 'id'>) { return this.ops.createAccount(account); }
+  setAccountPassword(id: number, passwordHash: string) { return this.ops.setAccountPassword(id, passwordHash); }
+  deleteAccount(id: number) { return this.ops.deleteAccount(id); }
+  credentialByLocator(locator: string) { return this.retrying(() => this.ops.credentialByLocator(locator)); }
+  credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null) { return this.retrying(() => this.ops.credentials(accountId, kind, ids)); }
+  countCredentials(accountId: number, kind: CredentialKind) { return this.retrying(() => this.ops.countCredentials(accountId, kind)); }
+  insertCredential(credential: NewCredential, quota: number, replacing?: number) { return this.ops.insertCredential(credential, quota, replacing); }
+  updateCredential(accountId: number, kind: CredentialKind, id: number, ch: CredentialChanges) { return this.ops.updateCredential(accountId, kind, id, ch); }
+  deleteCredential(accountId: number, kind: CredentialKind, id: number) { return this.ops.deleteCredential(accountId, kind, id); }
+  touchLastUsed(uses: ReadonlyMap<number, number>) { return this.retrying(() => this.ops.touchLastUsed(uses)); }
+
+  async state(accountId: number, kind: CredentialKind): Promise<number> {
+    // Asked by every /get, /query and /set; it only moves with a write, i.e. with version() (read first).
+    const version = this.version();
+    const key = `${accountId}:${kind}`;
+    const cached = this.states.get(key);
+    if (cached?.version === version) return cached.seq;
+    const seq = await this.retrying(() => this.ops.state(accountId, kind));
+    if (this.states.size >= MAX_CACHED_STATES) this.states.clear();
+    this.states.set(key, { version, seq });
+    return seq;
+  }
+
+  changesSince(accountId: number, kind: CredentialKind, seq: number, maxRows: number) { return this.retrying(() => this.ops.changesSince(accountId, kind, seq, maxRows)); }
+  queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null) { return this.retrying(() => this.ops.queryCount(accountId, kind, filter)); }
+  queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number) {
+    return this.retrying(() => this.ops.queryIndexOf(accountId, kind, filter, sort, id));
+  }
+  queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number) {
+    return this.retrying(() => this.ops.queryPage(accountId, kind, filter, sort, offset, limit));
+  }
+}
+
+/** Applies drizzle/pg's migrations under an advisory lock: nodes starting at once take turns, the first one migrates. */
+async function migrateLocked(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('SELECT pg_advisory_lock($1, $2)', [...MIGRATION_LOCK]);
+    try {
+      await migrate(drizzle(client), { migrationsFolder: MIGRATIONS });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1, $2)', [...MIGRATION_LOCK]).catch((e: Error) => { broken = e; });
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * Connects to PostgreSQL at `url` (postgres://user:pass@host:port/db), applies pending migrations and starts the
+ * notification listener. Throws StoreUnavailableError when the server cannot be reached.
+ */
+export async function openPgStore(url: string, options: PgStoreOptions = {}): Promise<PgStore> {
+  const connection: pg.ClientConfig = { connectionString: url, connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, keepAlive: true });
+  // An idle connection lost (server restart): the pool drops it; the next query gets a fresh one or a clear error.
+  pool.on('error', () => undefined);
+  try {
+    await migrateLocked(pool);
+    const store = new PgStore(pool, drizzle(pool, { schema }), connection, options);
+    await store.listener.start();
+    return store;
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw mapError(err);
+  }
+}

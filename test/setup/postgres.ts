@@ -1,0 +1,24 @@
+import type { TestProject } from 'vitest/node';
+import { startPostgres } from '../helpers/postgres.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Admin URL of the run's shared PostgreSQL server ('' when the run does not use one). */
+    postgresUrl: string;
+  }
+}
+
+/**
+ * vitest globalSetup: one PostgreSQL server for the whole run when JMAP_KEYS_TEST_ENGINE=postgres. Tests read its
+ * URL with inject('postgresUrl') and make their own database on it (createDatabase in test/helpers/postgres.ts).
+ */
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  if (process.env.JMAP_KEYS_TEST_ENGINE !== 'postgres') {
+    project.provide('postgresUrl', '');
+    return undefined;
+  }
+  const server = await startPostgres();
+  project.provide('postgresUrl', server.url);
+  process.env.JMAP_KEYS_TEST_POSTGRES_URL = server.url;
+  return () => server.stop();
+}
