@@ -28,6 +28,7 @@ const ConfigSchema = v.strictObject({
   PORT: v.optional(intFrom(0, 65535), '8080'),
   DATA: v.optional(v.pipe(v.string(), v.minLength(1)), './data'),
   DB: v.optional(v.pipe(v.string(), v.minLength(1))),
+  DATABASE_URL: v.optional(v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/[^\s]+$/, 'must be a postgres://user:password@host:port/database URL'))),
   ADMIN_PASSWORD: v.optional(v.pipe(v.string(), v.minLength(8, 'must be at least 8 characters'))),
   PUBLIC_URL: v.optional(v.pipe(v.string(), v.url('must be an absolute URL'), v.regex(/^https?:\/\//, 'must be http(s)'))),
   SECRET: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{64,}$/, 'must be at least 64 hex characters (32 bytes)'))),
@@ -71,6 +72,8 @@ function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
     port: raw.PORT,
     dataDir: data,
     dbFile: raw.DB ?? `${data}/jmap-keys.db`,
+    /** PostgreSQL instead of the SQLite file: many nodes may share it. */
+    databaseUrl: raw.DATABASE_URL,
     adminPassword: raw.ADMIN_PASSWORD,
     publicUrl,
     publicUrlExplicit: raw.PUBLIC_URL !== undefined,
@@ -121,6 +124,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
       return `  ${PREFIX}${name} (--${name.toLowerCase().replace(/_/g, '-')}): ${issue.type === 'strict_object' ? 'unknown setting' : issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (result.output.DATABASE_URL && !result.output.SECRET) {
+    // A secret generated into one node's data folder would make every other node's hashes differ.
+    throw new ConfigError('Invalid configuration:\n  JMAP_KEYS_SECRET (--secret): required with JMAP_KEYS_DATABASE_URL: every node sharing the database needs the same secret (make one with: openssl rand -hex 32)');
   }
   return toConfig(result.output);
 }

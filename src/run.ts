@@ -1,3 +1,4 @@
+import { describeStore } from './db/open.js';
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import type { Config } from './config.js';
 import { startServer, type RunningServer } from './server.js';
@@ -30,7 +31,7 @@ export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: s
       '',
     ].join('\n'));
   }
-  io.out(`jmap-keys: listening on ${running.url} (database ${config.dbFile})`);
+  io.out(`jmap-keys: listening on ${running.url} (database ${describeStore(config)})`);
   const stop = () => {
     running.close().then(() => process.exit(0), () => process.exit(1));
   };

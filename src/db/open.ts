@@ -1,8 +1,25 @@
 import type { Config } from '../config.js';
+import { openPgStore } from './pg.js';
 import { openSqliteStore } from './sqlite.js';
 import type { Store } from './store.js';
 
-/** The store the configuration names: the one way the server and the CLI's local commands open it. */
-export async function openStore(config: Pick<Config, 'dbFile'>): Promise<Store> {
+/**
+ * The store the configuration names, PostgreSQL when JMAP_KEYS_DATABASE_URL is set, else the SQLite file: the one
+ * way the server and the CLI's local commands open it.
+ */
+export async function openStore(config: Pick<Config, 'dbFile' | 'databaseUrl'>, hooks: { onListener?: (state: 'down' | 'up') => void } = {}): Promise<Store> {
+  if (config.databaseUrl) return openPgStore(config.databaseUrl, { onListener: hooks.onListener });
   return openSqliteStore(config.dbFile);
+}
+
+/** Where the data lives, for messages: the SQLite file, or the PostgreSQL server without its password. */
+export function describeStore(config: Pick<Config, 'dbFile' | 'databaseUrl'>): string {
+  if (!config.databaseUrl) return config.dbFile;
+  try {
+    const url = new URL(config.databaseUrl);
+    url.password = '';
+    return url.toString().replace(/^(postgres(ql)?:\/\/[^:@/]*):?@/, '$1@');
+  } catch {
+    return 'postgresql';
+  }
 }

@@ -70,3 +70,14 @@ export const windowCounters = sqliteTable('window_counters', {
   count: integer('count').notNull(),
   resetAt: integer('reset_at').notNull(),
 }, (t) => [index('window_counters_reset').on(t.resetAt)]);
+
+/**
+ * One-time links (a phone's profile download): the payload is sealed with a key derived from the link's token,
+ * which is never stored, and the row's id is a keyed hash of that token (src/credentials/one-time-links.ts); any
+ * node can serve the link once. `expires_at` is unix seconds.
+ */
+export const oneTimeLinks = sqliteTable('one_time_links', {
+  id: text('id').primaryKey(),
+  payload: blob('payload', { mode: 'buffer' }).notNull(),
+  expiresAt: integer('expires_at').notNull(),
+}, (t) => [index('one_time_links_expires').on(t.expiresAt)]);

@@ -13,7 +13,7 @@ import {
   type CredentialSort, type NewCredential, type Store, type StoreOps, type WebSessionRow,
 } from './store.js';
 
-const { accounts, credentials, changes, webSessions, windowCounters } = schema;
+const { accounts, credentials, changes, webSessions, windowCounters, oneTimeLinks } = schema;
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
 
 type Db = BetterSQLite3Database<typeof schema>;
@@ -38,6 +38,7 @@ const OP_NAMES = [
   'credentialByLocator', 'credentials', 'countCredentials', 'insertCredential', 'updateCredential', 'deleteCredential',
   'touchLastUsed', 'state', 'changesSince', 'queryCount', 'queryIndexOf', 'queryPage',
   'createWebSession', 'webSession', 'endWebSession', 'endAccountWebSessions', 'hitCounter', 'peekCounter', 'pruneCounters',
+  'putOneTimeLink', 'hasOneTimeLink', 'takeOneTimeLink',
 ] as const satisfies readonly (keyof StoreOps)[];
 
 /** SQLite result codes that mean "not now" rather than "wrong request": the caller gets 503 / serverUnavailable. */
@@ -113,6 +114,9 @@ class SqliteStore implements Store {
   declare hitCounter: StoreOps['hitCounter'];
   declare peekCounter: StoreOps['peekCounter'];
   declare pruneCounters: StoreOps['pruneCounters'];
+  declare putOneTimeLink: StoreOps['putOneTimeLink'];
+  declare hasOneTimeLink: StoreOps['hasOneTimeLink'];
+  declare takeOneTimeLink: StoreOps['takeOneTimeLink'];
 
   constructor(private readonly ops: SqliteOps, private readonly client: Database.Database) {
     const inside: Record<string, unknown> = {};
@@ -463,5 +467,22 @@ class SqliteOps implements SyncOps {
 
   pruneCounters(nowMs: number): number {
     return this.db.delete(windowCounters).where(lte(windowCounters.resetAt, nowMs)).run().changes;
+  }
+
+  putOneTimeLink(id: string, payload: Buffer, expiresAt: number, now: number): void {
+    this.write(() => {
+      this.db.delete(oneTimeLinks).where(lte(oneTimeLinks.expiresAt, now)).run();
+      this.db.insert(oneTimeLinks).values({ id, payload, expiresAt }).run();
+    });
+  }
+
+  hasOneTimeLink(id: string, now: number): boolean {
+    return this.db.select({ id: oneTimeLinks.id }).from(oneTimeLinks).where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now))).get() !== undefined;
+  }
+
+  takeOneTimeLink(id: string, now: number): Buffer | undefined {
+    // One statement: two requests racing for the link cannot both get it.
+    return this.db.delete(oneTimeLinks).where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now)))
+      .returning({ payload: oneTimeLinks.payload }).get()?.payload;
   }
 }

@@ -125,6 +125,13 @@ export interface StoreOps {
   hitCounter(key: string, windowMs: number, nowMs: number): Promise<{ count: number; resetAt: number }>;
   peekCounter(key: string, nowMs: number): Promise<{ count: number; resetAt: number }>;
   pruneCounters(nowMs: number): Promise<number>;
+
+  /** Stores a one-time link's sealed payload until `expiresAt` (unix seconds); expired links are dropped now. */
+  putOneTimeLink(id: string, payload: Buffer, expiresAt: number, now: number): Promise<void>;
+  /** Whether the link exists and is unexpired, without using it up (HEAD, link previews). */
+  hasOneTimeLink(id: string, now: number): Promise<boolean>;
+  /** Removes and returns the payload, atomically: of concurrent takes on any nodes, one gets it. */
+  takeOneTimeLink(id: string, now: number): Promise<Buffer | undefined>;
 }
 
 export interface Store extends StoreOps {

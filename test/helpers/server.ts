@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
+import { createDatabase } from './postgres.js';
 import { bootstrapAdmin } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -23,11 +25,27 @@ export type ApiBody = any;
 export const bearer = (token: string) => `Bearer ${token}`;
 export const basic = (login: string, password: string) => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
 
-/** Starts the real server on 127.0.0.1 with a fresh SQLite file in a temporary folder. */
+/** The engine this test run uses: the `postgres` vitest project sets JMAP_KEYS_TEST_ENGINE=postgres. */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.JMAP_KEYS_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
+/** The secret every test node of one database shares (PostgreSQL nodes must be given one). */
+export const TEST_SECRET = 'a1'.repeat(32);
+
+/**
+ * Settings for a fresh, empty store of the run's engine: a new SQLite file in `dir`, or a new database on the run's
+ * PostgreSQL server (test/setup/postgres.ts).
+ */
+export async function freshStoreEnv(dir: string): Promise<Record<string, string>> {
+  if (TEST_ENGINE === 'sqlite') return { JMAP_KEYS_DATA: dir };
+  const admin = inject('postgresUrl');
+  if (!admin) throw new Error('JMAP_KEYS_TEST_ENGINE=postgres, but no PostgreSQL server was started (test/setup/postgres.ts)');
+  return { JMAP_KEYS_DATA: dir, JMAP_KEYS_DATABASE_URL: await createDatabase(admin), JMAP_KEYS_SECRET: TEST_SECRET };
+}
+
+/** Starts the real server on 127.0.0.1 on a fresh store of the run's engine (SQLite file in a temporary folder). */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-test-'));
   const config = loadConfig({
-    JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: '0', JMAP_KEYS_AUTH_MAX_FAILURES: '1000', JMAP_KEYS_LAST_USED_FLUSH_MS: '50',
+    ...await freshStoreEnv(dir), JMAP_KEYS_PORT: '0', JMAP_KEYS_AUTH_MAX_FAILURES: '1000', JMAP_KEYS_LAST_USED_FLUSH_MS: '50',
     JMAP_KEYS_ADMIN_PASSWORD: 'admin-password-for-tests', ...env,
   });
   const running = await startServer(config);

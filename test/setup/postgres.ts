@@ -13,7 +13,8 @@ declare module 'vitest' {
  * URL with inject('postgresUrl') and make their own database on it (createDatabase in test/helpers/postgres.ts).
  */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  if (process.env.JMAP_KEYS_TEST_ENGINE !== 'postgres') {
+  const engine = project.config.env?.JMAP_KEYS_TEST_ENGINE ?? process.env.JMAP_KEYS_TEST_ENGINE;
+  if (engine !== 'postgres') {
     project.provide('postgresUrl', '');
     return undefined;
   }

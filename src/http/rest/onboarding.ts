@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 /** Host, ports and switch of one mail protocol (the REST connectionInfo entry). */
 export interface ProtocolInfo {
@@ -83,29 +83,4 @@ ${[
 </dict>
 </plist>
 `;
-}
-
-/**
- * One-time download links for a mobile key's profile: the only place the new secret lives after the create
- * response, in memory for a few minutes, handed out once (the QR-code pattern of Fastmail and Bongo).
- */
-export class OneTimeLinks<T> {
-  private readonly links = new Map<string, { value: T; until: number }>();
-
-  constructor(private readonly ttlMs: number, private readonly max = 10_000) {}
-
-  add(value: T): string {
-    const now = Date.now();
-    for (const [k, l] of this.links) if (l.until <= now) this.links.delete(k);
-    if (this.links.size >= this.max) this.links.delete(this.links.keys().next().value as string);
-    const token = randomBytes(32).toString('base64url');
-    this.links.set(token, { value, until: now + this.ttlMs });
-    return token;
-  }
-
-  take(token: string): T | undefined {
-    const link = this.links.get(token);
-    this.links.delete(token);
-    return link && link.until > Date.now() ? link.value : undefined;
-  }
 }

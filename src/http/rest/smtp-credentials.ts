@@ -8,7 +8,9 @@ import { isCleanLabel, labelProblem } from '../../util/text.js';
 import { requireAuth, type AppEnv } from '../auth-middleware.js';
 import { readBody } from '../body.js';
 import { restError } from './errors.js';
-import { autoconfigXml, mobileconfig, OneTimeLinks } from './onboarding.js';
+import { OneTimeLinks } from '../../credentials/one-time-links.js';
+import { loadServerSecret } from '../../services.js';
+import { autoconfigXml, mobileconfig } from './onboarding.js';
 
 /** A one-line label: printable text only (src/util/text.ts). */
 const label = (field: string) => v.check((s: string) => isCleanLabel(s), (issue: v.CheckIssue<string>) => `${field} ${labelProblem(issue.input) ?? 'is invalid'}`);
@@ -30,7 +32,7 @@ const MobileBody = v.strictObject({
 export const MAX_REST_BODY = 8 * 1024;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-const PROFILE_LINK_TTL_MS = 10 * 60 * 1000;
+const PROFILE_LINK_TTL_SECONDS = 10 * 60;
 /** Where the one-time .mobileconfig links of POST /api/smtp-credentials/mobile point (the QR code's content). */
 export const PROFILE_PATH = '/api/mobileconfig/';
 
@@ -39,7 +41,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { config } = services;
   const passwords = new AppPasswords(services.store, services.hasher, config.maxAppPasswordsPerAccount);
-  const profiles = new OneTimeLinks<{ login: string; name: string; password: string }>(PROFILE_LINK_TTL_MS);
+  const profiles = new OneTimeLinks<{ login: string; name: string; password: string }>(services.store, loadServerSecret(config), PROFILE_LINK_TTL_SECONDS);
   const windowMs = config.rest.windowSeconds * 1000;
   const reads = new RateLimit(services.store, 'rest:r', config.rest.readsPerWindow, windowMs);
   const writes = new RateLimit(services.store, 'rest:w', config.rest.writesPerWindow, windowMs);
@@ -116,15 +118,22 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const { name, platform, deviceId } = parsed.value;
     const made = await passwords.create(c.var.principal, { name, scopes: MOBILE_SCOPES, platform, deviceId });
     if ('error' in made) return restError(c, made.status, made.error, made.message);
-    const link = profiles.add({ login: c.var.principal.account.login, name, password: made.token });
+    const link = await profiles.add({ login: c.var.principal.account.login, name, password: made.token });
     return c.json({ ...made.key, apiKey: made.token, mobileconfigUrl: `${config.publicUrl}${PROFILE_PATH}${link}` }, 201);
   });
 
   // The one-time link is the capability: no other auth, single use, minutes long. It lives outside the
   // authenticated tree (and a static segment beside /:keyId would push Hono off its RegExpRouter).
-  app.get(`${PROFILE_PATH}:token`, (c) => {
-    const profile = profiles.take(c.req.param('token'));
-    if (!profile) return restError(c, 404, 'not_found', 'This profile link was used already or has expired');
+  // Any node serves it (the sealed profile is in the store). A HEAD (a chat app's link preview) does not use it up.
+  app.get(`${PROFILE_PATH}:token`, async (c) => {
+    const gone = () => restError(c, 404, 'not_found', 'This profile link was used already or has expired');
+    if (c.req.method === 'HEAD') {
+      if (!(await profiles.exists(c.req.param('token')))) return gone();
+      c.header('Cache-Control', 'no-store');
+      return c.body(null, 200, { 'Content-Type': 'application/x-apple-aspen-config' });
+    }
+    const profile = await profiles.take(c.req.param('token'));
+    if (!profile) return gone();
     c.header('Content-Disposition', 'attachment; filename="mail.mobileconfig"');
     c.header('Cache-Control', 'no-store');
     return c.body(mobileconfig(connectionInfo(), profile), 200, { 'Content-Type': 'application/x-apple-aspen-config' });
