@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Authenticator } from './auth/authenticator.js';
+import { WebSessions } from './auth/web-sessions.js';
 import { LastUsedRecorder } from './auth/last-used.js';
 import { FailureThrottle } from './auth/throttle.js';
 import { TokenHasher } from './auth/tokens.js';
@@ -23,6 +24,7 @@ export interface Services {
   authenticator: Authenticator;
   lastUsed: LastUsedRecorder;
   jmap: JmapServer;
+  webSessions: WebSessions;
   close(): Promise<void>;
 }
 
@@ -47,7 +49,8 @@ export function loadServerSecret(config: Config): Buffer {
 
 export async function createServices(config: Config, reportFailure: (method: string, error: unknown) => void = () => {}): Promise<Services> {
   const store = await openStore(config);
-  const hasher = new TokenHasher(loadServerSecret(config));
+  const serverKey = loadServerSecret(config);
+  const hasher = new TokenHasher(serverKey);
   const throttle = new FailureThrottle(store, config.authMaxFailures, config.authWindowSeconds * 1000, config.authIpv6Prefix);
   const lastUsed = new LastUsedRecorder(store, config.lastUsedFlushMs);
   lastUsed.start();
@@ -73,7 +76,7 @@ export async function createServices(config: Config, reportFailure: (method: str
   }));
 
   return {
-    config, store, hasher, authenticator, lastUsed, jmap,
+    config, store, hasher, authenticator, lastUsed, jmap, webSessions: new WebSessions(store, serverKey),
     async close() {
       await lastUsed.stop();
       await store.close();

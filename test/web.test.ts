@@ -258,8 +258,8 @@ suite('web page (real Chromium against the real server)', () => {
     expect(rotated).toMatch(/^rm_/);
     expect(rotated).not.toBe(password);
     await page.getByRole('button', { name: 'I have saved it' }).click();
-    expect(mailLogin(password)).toBe(false);
-    expect(mailLogin(rotated)).toBe(true);
+    expect(await mailLogin(password)).toBe(false);
+    expect(await mailLogin(rotated)).toBe(true);
 
     // Edit: an expiry and an address restriction, through x:AppPassword/set.
     await row('app-table', 'Thunderbird').getByRole('button', { name: 'Edit' }).click();

@@ -1,5 +1,4 @@
 import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { allowsApi } from '../credentials/scopes.js';
 import type { AccountRow, CredentialRow, Store } from '../db/store.js';
 import { nowSeconds } from '../util/utcdate.js';
 import { ipAllowed } from './ipmask.js';
@@ -31,8 +30,6 @@ export type AuthResult = { ok: true; principal: Principal } | ({ ok: false } & A
 /** Whether a verified credential may be used for this purpose (checked before its use is recorded). */
 export type Usable = (credential: CredentialRow, permissions: ReadonlySet<string>) => boolean;
 
-/** App passwords are mail passwords; on the HTTP APIs (as Bearer or inside Basic) they need an API scope. */
-export const apiUsable: Usable = (c) => c.kind === 'apiKey' || allowsApi(c.scopes);
 
 /** Refusals where no valid secret was shown: what a guesser produces, counted by the throttle. */
 const GUESSES: ReadonlySet<AuthReason> = new Set(['malformed', 'unknown', 'bad-secret']);
@@ -88,7 +85,7 @@ export class Authenticator {
    * Failures are throttled so that they cannot be turned against others: a valid token is never refused by the
    * throttle, and account-password failures are counted per (address, login).
    */
-  async authenticate(header: string | undefined, clientIp: string | undefined, usable: Usable = apiUsable): Promise<AuthResult> {
+  async authenticate(header: string | undefined, clientIp: string | undefined, usable: Usable): Promise<AuthResult> {
     if (!header) return refuse(401, 'missing');
     const space = header.indexOf(' ');
     const scheme = header.slice(0, Math.max(0, space)).toLowerCase();

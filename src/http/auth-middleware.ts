@@ -1,10 +1,14 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type { Principal } from '../auth/authenticator.js';
+import type { Principal, Usable } from '../auth/authenticator.js';
+import { allowsApi } from '../credentials/scopes.js';
 import type { Services } from '../services.js';
-import { cookieAuth } from '../web/session.js';
+import { cookieAuth } from './session-cookie.js';
 import { clientIp } from './client-ip.js';
 import { header as requestHeader } from './headers.js';
 import { problem } from './problem.js';
+
+/** App passwords are mail passwords; on the HTTP APIs (as Bearer or inside Basic) they need an API scope. */
+export const apiUsable: Usable = (c) => c.kind === 'apiKey' || allowsApi(c.scopes);
 
 export interface AppEnv {
   Variables: { principal: Principal; clientIp: string | undefined };
@@ -25,7 +29,7 @@ export function requireAuth(services: Services, render: AuthErrorRenderer = asPr
     const header = requestHeader(c, 'authorization');
     // The web page's session cookie (src/web/session.ts), only when no Authorization header is sent.
     const byCookie = header === undefined ? await cookieAuth(services, c) : undefined;
-    const result = byCookie ?? await services.authenticator.authenticate(header, ip);
+    const result = byCookie ?? await services.authenticator.authenticate(header, ip, apiUsable);
     if (!result.ok) {
       if (result.status === 401) {
         c.header('WWW-Authenticate', 'Bearer realm="jmap-keys"');

@@ -4,14 +4,15 @@ import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { raw } from 'hono/html';
 import QRCode from 'qrcode';
-import type { AppEnv } from '../http/auth-middleware.js';
+import { apiUsable, type AppEnv } from '../http/auth-middleware.js';
 import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
 import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
 import { rolePermissions } from '../auth/permissions.js';
 import type { Services } from '../services.js';
 import { AppPage, SignInPage, type SignInProps } from './pages.js';
-import { cookieAuth, CSRF_HEADER, safeEqual, SESSION_COOKIE, webSessions, type IssuedSession, type WebSession } from './session.js';
+import { safeEqual, type IssuedSession } from '../auth/web-sessions.js';
+import { cookieAuth, CSRF_HEADER, csrfMatches, SESSION_COOKIE, sessionOf as cookieSession } from '../http/session-cookie.js';
 
 /** Login-form CSRF (double submit before there is a session): a random value in a cookie and in the form. */
 const LOGIN_COOKIE = 'jk_login';
@@ -70,7 +71,7 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
  */
 export function webRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const sessions = webSessions(services);
+  const sessions = services.webSessions;
   const secure = () => services.config.publicUrl.startsWith('https:');
 
   const securityHeaders = (c: Context) => {
@@ -87,10 +88,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     setCookie(c, SESSION_COOKIE, issued.token, { path: '/', httpOnly: true, sameSite: 'Strict', secure: secure() });
   };
 
-  const sessionOf = async (c: Context): Promise<WebSession | undefined> => {
-    const token = getCookie(c, SESSION_COOKIE);
-    return token ? sessions.verify(token) : undefined;
-  };
+  const sessionOf = (c: Context) => cookieSession(services, c);
 
   const signIn = (c: Context, props: Omit<SignInProps, 'loginCsrf'>, status: 200 | 400 | 401 | 403 | 429 = 200) => {
     const loginCsrf = randomBytes(24).toString('base64url');
@@ -145,7 +143,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     if (login.length > 200 || password.length > 1000 || login.includes(':')) return fail(401, 'Wrong login or password.');
     // Through the Authenticator's front door, so failed sign-ins count towards the same per-address throttle.
     const basic = `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
-    const result = await services.authenticator.authenticate(basic, clientIp(c, services.config.trustedProxies));
+    const result = await services.authenticator.authenticate(basic, clientIp(c, services.config.trustedProxies), apiUsable);
     if (!result.ok) {
       if (result.status === 429) {
         c.header('Retry-After', String(result.retryAfter ?? 60));
@@ -162,20 +160,14 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     return c.redirect('/web/', 303);
   });
 
-  /** Reads the CSRF token from the header (script) or the form field (the sign-out form). */
-  const csrfOf = (c: Context, body: string) => {
-    const header = c.req.header(CSRF_HEADER);
-    if (header) return header;
-    if (mediaType(c) === FORM) return new URLSearchParams(body).get('_csrf') ?? '';
-    return '';
-  };
 
   app.post('/web/logout', async (c) => {
     const body = await smallBody(c, 4096);
     if (typeof body !== 'string') return body;
     const session = await sessionOf(c);
     if (session) {
-      if (!safeEqual(csrfOf(c, body), session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
+      // The sign-out button is a plain form: its token comes in the body.
+      if (!csrfMatches(c, session, mediaType(c) === FORM ? body : undefined)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
       await sessions.revoke(session);
     }
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure() });
@@ -186,7 +178,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
   app.post('/web/refresh', async (c) => {
     const session = await sessionOf(c);
     if (!session) return c.json({ error: 'unauthorized', message: 'Your session has ended. Sign in again.' }, 401);
-    if (!safeEqual(c.req.header(CSRF_HEADER) ?? '', session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
+    if (!csrfMatches(c, session)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
     const issued = await sessions.issue(session.account, { sid: session.sid, csrf: session.csrf, authTime: session.authTime });
     setSessionCookie(c, issued);
     c.header('Cache-Control', 'no-store');

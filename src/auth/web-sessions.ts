@@ -1,16 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Context } from 'hono';
-import { getCookie } from 'hono/cookie';
 import { jwtVerify, SignJWT } from 'jose';
-import type { AuthResult } from '../auth/authenticator.js';
-import { rolePermissions } from '../auth/permissions.js';
-import type { AccountRow } from '../db/store.js';
-import { loadServerSecret, type Services } from '../services.js';
+import type { AccountRow, StoreOps } from '../db/store.js';
 
-/** The web page's session: a short-lived HS256 JWT in an HttpOnly, SameSite=Strict cookie. */
-export const SESSION_COOKIE = 'jk_session';
-/** Double-submit CSRF: the token is a claim of the session JWT and must come back in this header on writes. */
-export const CSRF_HEADER = 'X-CSRF-Token';
+/**
+ * Web page sign-ins: a short-lived HS256 JWT (carried in a cookie by src/http/session-cookie.ts) naming a sign-in
+ * row of the store. The double-submit CSRF token is a claim of the JWT.
+ */
 /** How long one JWT is good for; the page renews it while in use. */
 export const SESSION_TTL_SECONDS = 20 * 60;
 /** A sign-in is renewed at most this long; then the password is asked again. */
@@ -18,7 +13,6 @@ export const SESSION_MAX_SECONDS = 8 * 60 * 60;
 
 const ISSUER = 'jmap-keys';
 const AUDIENCE = 'jmap-keys/web';
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface WebSession {
   account: AccountRow;
@@ -48,8 +42,8 @@ const random = (bytes: number) => randomBytes(bytes).toString('base64url');
 export class WebSessions {
   private readonly key: Uint8Array;
 
-  constructor(private readonly services: Services) {
-    this.key = createHmac('sha256', loadServerSecret(services.config)).update('jmap-keys web-session v1').digest();
+  constructor(private readonly store: StoreOps, serverKey: Buffer) {
+    this.key = createHmac('sha256', serverKey).update('jmap-keys web-session v1').digest();
   }
 
   /** Binds a session to the account's current password: changing it ends every session. */
@@ -63,7 +57,7 @@ export class WebSessions {
     const authTime = renew?.authTime ?? now;
     const csrf = renew?.csrf ?? random(24);
     const sid = renew?.sid ?? random(18);
-    if (!renew) await this.services.store.createWebSession({ id: sid, accountId: account.id, authTime, expiresAt: authTime + SESSION_MAX_SECONDS });
+    if (!renew) await this.store.createWebSession({ id: sid, accountId: account.id, authTime, expiresAt: authTime + SESSION_MAX_SECONDS });
     const expiresAt = Math.min(now + SESSION_TTL_SECONDS, authTime + SESSION_MAX_SECONDS);
     const token = await new SignJWT({ csrf, sid, pwf: this.fingerprint(account), auth_time: authTime })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -91,52 +85,21 @@ export class WebSessions {
     const now = nowSeconds();
     if (authTime + SESSION_MAX_SECONDS < now) return undefined;
     // The sign-in must still exist in the store: sign-out (from any process, before any restart) deletes it.
-    const signIn = await this.services.store.webSession(sid, now);
-    const account = /^\d+$/.test(sub) ? await this.services.store.accountById(Number(sub)) : undefined;
+    const signIn = await this.store.webSession(sid, now);
+    const account = /^\d+$/.test(sub) ? await this.store.accountById(Number(sub)) : undefined;
     if (!signIn || !account || signIn.accountId !== account.id || !safeEqual(pwf, this.fingerprint(account))) return undefined;
     return { account, sid, csrf, jti, exp, authTime };
   }
 
   /** Sign-out: the sign-in ends in the store, so every cookie issued for it stops working at once, everywhere. */
   async revoke(session: Pick<WebSession, 'sid'>): Promise<void> {
-    await this.services.store.endWebSession(session.sid);
+    await this.store.endWebSession(session.sid);
   }
 }
 
-const registry = new WeakMap<Services, WebSessions>();
-
-/** One WebSessions per Services, shared by the web routes (issue) and the API auth middleware (verify). */
-export function webSessions(services: Services): WebSessions {
-  let sessions = registry.get(services);
-  if (!sessions) {
-    sessions = new WebSessions(services);
-    registry.set(services, sessions);
-  }
-  return sessions;
-}
-
+/** Constant-time string comparison (CSRF tokens, password fingerprints). */
 export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-export const isSafeMethod = (method: string) => SAFE_METHODS.has(method.toUpperCase());
-
-/**
- * Authentication by the web page's cookie, for the same JMAP and REST endpoints every client uses.
- * Undefined when the request has no session cookie (then the Authorization header decides). A state-changing
- * request must echo the session's CSRF token in X-CSRF-Token, so another site cannot ride on the cookie.
- */
-export async function cookieAuth(services: Services, c: Context): Promise<AuthResult | undefined> {
-  const token = getCookie(c, SESSION_COOKIE);
-  if (!token) return undefined;
-  const session = await webSessions(services).verify(token);
-  if (!session) return { ok: false, status: 401, detail: 'Your session has expired or was ended. Sign in again.', reason: 'session' };
-  if (!isSafeMethod(c.req.method) && !safeEqual(c.req.header(CSRF_HEADER) ?? '', session.csrf)) {
-    return { ok: false, status: 403, detail: `A request made with the session cookie must carry the ${CSRF_HEADER} header.`, reason: 'session' };
-  }
-  const permissions = rolePermissions(session.account.role);
-  if (!permissions.has('authenticate')) return { ok: false, status: 403, detail: 'You do not have enough permissions to access this resource.', reason: 'no-authenticate' };
-  return { ok: true, principal: { account: session.account, permissions, credential: null } };
 }
