@@ -5,7 +5,7 @@ import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { filterText, numbered } from './credential-query.js';
+import { credentialQuery, numbered, POSTGRES_DIALECT } from './credential-query.js';
 import * as schema from './pg-schema.js';
 import { pgErrorIsUnavailable, pgErrorIsRetryable } from './pg-errors.js';
 import {
@@ -47,34 +47,9 @@ function toRow(r: RawCredential): CredentialRow {
   };
 }
 
-// --- /query: the shared filter renderer (credential-query.ts), PostgreSQL's own ORDER BY --------------------------
-
-/** SQLite's NOCASE: ASCII letters folded, then byte order (plain lower() would follow the database's locale). */
-const NOCASE = `translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C"`;
-
-/**
- * The same order as SQLite's (credential-query.ts orderText with SQLITE_DIALECT), which POSTGRES_DIALECT does not
- * give yet: SQLite sorts NULL below every number where PostgreSQL puts it above, and lower() folds non-ASCII letters
- * under a non-C database locale. test/pg-store.test.ts compares both engines' pages.
- */
-function orderText(sort: readonly CredentialSort[]): string {
-  const out: string[] = [];
-  for (const key of sort) {
-    const dir = key.isAscending ? 'ASC' : 'DESC';
-    if (key.property === 'description') out.push(`${key.caseSensitive ? 'description COLLATE "C"' : NOCASE} ${dir}`);
-    else if (key.property === 'expiresAt') out.push(`expires_at ${dir} NULLS ${key.isAscending ? 'FIRST' : 'LAST'}`);
-    else out.push(`${key.property === 'id' ? 'id' : 'created_at'} ${dir}`);
-    if (key.property === 'id') return out.join(', ');
-  }
-  out.push('id ASC'); // ties in creation order, stable between calls
-  return out.join(', ');
-}
-
-/** WHERE text with `$n` placeholders, and its parameters (accountId, kind, the filter's dates). */
-function scope(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): { where: string; params: unknown[] } {
-  const dates: number[] = [];
-  const where = `account_id = ? AND kind = ?${filter ? ` AND ${filterText(filter, dates)}` : ''}`;
-  return { where: numbered(where), params: [accountId, kind, ...dates] };
+/** The /query statement's WHERE and ORDER BY, from the one renderer both engines use (credential-query.ts). */
+function query(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[]) {
+  return credentialQuery(accountId, kind, filter, sort, POSTGRES_DIALECT);
 }
 
 // --- writes ---------------------------------------------------------------------------------------------------------
@@ -295,28 +270,26 @@ class PgOps implements StoreOps {
 
   queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): Promise<number> {
     return this.run(async () => {
-      const { where, params } = scope(accountId, kind, filter);
-      const r = await this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM credentials WHERE ${where}`, params);
+      const { where, params } = query(accountId, kind, filter, []);
+      const r = await this.q.query<{ n: number }>(numbered(`SELECT count(*)::int AS n FROM credentials WHERE ${where}`), params);
       return r.rows[0]?.n ?? 0;
     });
   }
 
   queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): Promise<number | undefined> {
     return this.run(async () => {
-      const { where, params } = scope(accountId, kind, filter);
-      params.push(id);
-      const r = await this.q.query<{ rn: string }>(`SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${orderText(sort)}) - 1 AS rn
-        FROM credentials WHERE ${where}) ranked WHERE id = $${params.length}`, params);
+      const { where, order, params } = query(accountId, kind, filter, sort);
+      const r = await this.q.query<{ rn: string }>(numbered(`SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${order}) - 1 AS rn
+        FROM credentials WHERE ${where}) ranked WHERE id = ?`), [...params, id]);
       return r.rows[0] ? Number(r.rows[0].rn) : undefined;
     });
   }
 
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): Promise<number[]> {
     return this.run(async () => {
-      const { where, params } = scope(accountId, kind, filter);
-      params.push(limit, offset);
-      const r = await this.q.query<{ id: string }>(`SELECT id FROM credentials WHERE ${where} ORDER BY ${orderText(sort)}
-        LIMIT $${params.length - 1} OFFSET $${params.length}`, params);
+      const { where, order, params } = query(accountId, kind, filter, sort);
+      const r = await this.q.query<{ id: string }>(numbered(`SELECT id FROM credentials WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
+        [...params, limit, offset]);
       return r.rows.map((row) => Number(row.id));
     });
   }
