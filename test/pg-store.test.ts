@@ -323,6 +323,95 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
     expect(await s!.state(id, 'apiKey')).toBe(3);
   });
 
+  it('keeps web sign-ins: created, read from any node until they expire, ended one by one or all at once', async () => {
+    const url = await createDatabase(adminUrl);
+    const [a] = await nodes(1, undefined, url);
+    const id = await account(a!);
+    const other = await account(a!);
+    // Nodes that start listening after those writes: any later move of their versions comes from what follows.
+    const [b, c] = await nodes(2, undefined, url);
+    const versions = [b!.version(), c!.version()];
+    const t = 1_800_000_000;
+    await b!.createWebSession({ id: 's1', accountId: id, authTime: t, expiresAt: t + 100 });
+    await b!.createWebSession({ id: 's2', accountId: id, authTime: t, expiresAt: t + 1000 });
+    await b!.createWebSession({ id: 's3', accountId: other, authTime: t, expiresAt: t + 1000 });
+    await expect(b!.createWebSession({ id: 's1', accountId: other, authTime: t, expiresAt: t + 1000 })).rejects.toThrow(/duplicate key/);
+    expect(await c!.webSession('s1', t + 99)).toEqual({ id: 's1', accountId: id, authTime: t, expiresAt: t + 100 });
+    expect(await c!.webSession('s1', t + 100)).toBeUndefined();
+    expect(await c!.webSession('nope', t)).toBeUndefined();
+    // Ended on one node, gone on the other at once: sessions are read from the database, never cached.
+    expect(await b!.endWebSession('s2')).toBe(true);
+    expect(await c!.webSession('s2', t)).toBeUndefined();
+    expect(await b!.endWebSession('s2')).toBe(false);
+    // A new sign-in sweeps the account's ended ones (s1 ended at t + 100), not its live ones or other accounts'.
+    await b!.createWebSession({ id: 's4', accountId: id, authTime: t + 200, expiresAt: t + 2000 });
+    await b!.createWebSession({ id: 's5', accountId: id, authTime: t + 200, expiresAt: t + 2000 });
+    expect(await c!.webSession('s1', t)).toBeUndefined();
+    expect(await c!.webSession('s4', t + 300)).toMatchObject({ accountId: id });
+    expect(await c!.endAccountWebSessions(id)).toBe(2);
+    expect(await b!.webSession('s5', t + 300)).toBeUndefined();
+    expect(await b!.webSession('s3', t + 300)).toMatchObject({ accountId: other });
+    expect(await b!.endAccountWebSessions(id)).toBe(0);
+    // Not credential changes: no node's caches are dropped for them.
+    await sleep(100);
+    expect([b!.version(), c!.version()]).toEqual(versions);
+    // Deleting the account ends its sign-ins with it.
+    expect(await a!.deleteAccount(other)).toBe(true);
+    expect(await b!.webSession('s3', t + 300)).toBeUndefined();
+  });
+
+  it('ends the web sign-ins of an account whose password changes, in the same transaction', async () => {
+    const [a, b] = await nodes(2);
+    const id = await account(a!);
+    const other = await account(a!);
+    const t = 1_800_000_000;
+    for (const [sid, acc] of [['p1', id], ['p2', id], ['q1', other]] as const) await a!.createWebSession({ id: sid, accountId: acc, authTime: t, expiresAt: t + 1000 });
+    // Rolled back: the password and the sign-ins stay.
+    await expect(a!.transaction(async (tx) => {
+      expect(await tx.setAccountPassword(id, 'rolled-back')).toBe(true);
+      expect(await tx.webSession('p1', t)).toBeUndefined();
+      throw new Error('client gave up');
+    })).rejects.toThrow('client gave up');
+    expect((await b!.accountById(id))?.passwordHash).toBe('x');
+    expect(await b!.webSession('p1', t)).toMatchObject({ accountId: id });
+    // Committed: both go together, and the other nodes' caches are told (the password is a credential).
+    const before = b!.version();
+    expect(await a!.setAccountPassword(id, 'new-hash')).toBe(true);
+    expect(await b!.webSession('p1', t)).toBeUndefined();
+    expect(await b!.webSession('p2', t)).toBeUndefined();
+    expect(await b!.webSession('q1', t)).toMatchObject({ accountId: other });
+    expect((await b!.accountById(id))?.passwordHash).toBe('new-hash');
+    await until("the password change's notification", () => b!.version() !== before);
+  });
+
+  it('counts 60 concurrent hits from 3 nodes exactly, one window at a time, and prunes ended windows', async () => {
+    const stores = await nodes(3);
+    const now = 1_800_000_000_000; // unix ms: beyond 32 bits
+    const hits = await Promise.all(Array.from({ length: 60 }, (_, i) => stores[i % 3]!.hitCounter('auth:203.0.113.7', 60_000, now + (i % 5))));
+    // Every hit saw its own count: none lost, none counted twice, whichever node and however they interleaved.
+    expect(hits.map((h) => h.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    const opened = hits.find((h) => h.count === 1)!.resetAt;
+    expect(opened).toBeGreaterThanOrEqual(now + 60_000);
+    expect(opened).toBeLessThan(now + 60_005);
+    expect(new Set(hits.map((h) => h.resetAt))).toEqual(new Set([opened]));
+    expect(await stores[1]!.peekCounter('auth:203.0.113.7', opened - 1)).toEqual({ count: 60, resetAt: opened });
+    expect(await stores[1]!.peekCounter('auth:other', now)).toEqual({ count: 0, resetAt: 0 });
+
+    // The window ends at resetAt: nothing open then, and the next hit opens a new one.
+    expect(await stores[2]!.peekCounter('auth:203.0.113.7', opened)).toEqual({ count: 0, resetAt: 0 });
+    expect(await stores[2]!.hitCounter('auth:203.0.113.7', 1000, opened)).toEqual({ count: 1, resetAt: opened + 1000 });
+    expect(await stores[0]!.hitCounter('auth:203.0.113.7', 1000, opened + 999)).toEqual({ count: 2, resetAt: opened + 1000 });
+
+    // Pruning removes ended windows only.
+    await stores[0]!.hitCounter('rest:short', 10, now);
+    await stores[0]!.hitCounter('rest:long', 10_000_000, now);
+    expect(await stores[1]!.pruneCounters(now + 10)).toBe(1);
+    expect(await stores[1]!.peekCounter('rest:long', now + 10)).toMatchObject({ count: 1 });
+    expect(await stores[1]!.peekCounter('auth:203.0.113.7', opened + 1)).toEqual({ count: 2, resetAt: opened + 1000 });
+    expect(await stores[1]!.pruneCounters(opened + 1000)).toBe(1);
+    expect(await stores[1]!.pruneCounters(opened + 1000)).toBe(0);
+  });
+
   it('migrates once when several nodes start together', async () => {
     const stores = await nodes(4); // opened at once on a fresh database
     await account(stores[0]!);

@@ -9,22 +9,32 @@ export interface SqlDialect {
   caseless(column: string, direction: 'ASC' | 'DESC'): string;
   /** ORDER BY term for the description under i;octet (byte order). */
   octet(column: string, direction: 'ASC' | 'DESC'): string;
+  /** ORDER BY term for a column that may hold NULL (expires_at): NULL sorts below every value, as in SQLite. */
+  nullable(column: string, direction: 'ASC' | 'DESC'): string;
 }
 
 export const SQLITE_DIALECT: SqlDialect = {
   caseless: (col, dir) => `${col} COLLATE NOCASE ${dir}`,
   octet: (col, dir) => `${col} ${dir}`,
+  nullable: (col, dir) => `${col} ${dir}`,
 };
 
+/** SQLite's NOCASE folds ASCII letters only; lower() would also fold others under a non-C database locale. */
+const ASCII_FOLD = (col: string) => `translate(${col}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C"`;
+
 export const POSTGRES_DIALECT: SqlDialect = {
-  // COLLATE NOCASE folds ASCII letters only: so does this (lower() under the C collation).
-  caseless: (col, dir) => `lower(${col}) COLLATE "C" ${dir}`,
+  // The same expression as the credentials_description index (drizzle/pg/0000_init.sql), so it can serve the sort.
+  caseless: (col, dir) => `${ASCII_FOLD(col)} ${dir}`,
   octet: (col, dir) => `${col} COLLATE "C" ${dir}`,
+  // PostgreSQL puts NULL above every value by default (last ascending): SQLite's order is the other way round.
+  nullable: (col, dir) => `${col} ${dir} NULLS ${dir === 'ASC' ? 'FIRST' : 'LAST'}`,
 };
 
 const DATE_COLUMN = { expiresAt: 'expires_at', createdAt: 'created_at' } as const;
 const OPERATOR = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
 const SORT_COLUMN = { id: 'id', createdAt: 'created_at', expiresAt: 'expires_at', description: 'description' } as const;
+/** Sort properties whose column may hold NULL. */
+const NULLABLE = new Set<CredentialSort['property']>(['expiresAt']);
 
 /** A WHERE fragment; a null date matches no condition, so NOT over it is true (no three-valued surprise). */
 export function filterText(filter: CredentialFilter, params: number[]): string {
@@ -46,6 +56,7 @@ export function orderText(sort: readonly CredentialSort[], dialect: SqlDialect):
   for (const key of sort) {
     const dir = key.isAscending ? 'ASC' : 'DESC';
     if (key.property === 'description') out.push(key.caseSensitive ? dialect.octet('description', dir) : dialect.caseless('description', dir));
+    else if (NULLABLE.has(key.property)) out.push(dialect.nullable(SORT_COLUMN[key.property], dir));
     else out.push(`${SORT_COLUMN[key.property]} ${dir}`);
     if (key.property === 'id') return out.join(', ');
   }

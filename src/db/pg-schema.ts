@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { bigint, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /**
- * The PostgreSQL tables (drizzle/pg/0000_init.sql creates them; keep the two in step). They mirror src/db/schema.ts,
+ * The PostgreSQL tables (the migrations in drizzle/pg/ create them; keep the two in step). They mirror src/db/schema.ts,
  * plus `account_states` (per-account ordering and exact quotas across nodes) and `store_version` (cache
  * invalidation). Ids are identities, never reused (RFC 8620 §1.6.3); dates are unix seconds in bigint columns
  * (`mode: 'number'`: JavaScript numbers, as in SQLite); set-valued columns hold JSON arrays as text.
@@ -69,3 +69,22 @@ export const storeVersion = pgTable('store_version', {
   id: integer('id').primaryKey(),
   n: int8('n').notNull(),
 });
+
+/**
+ * Web page sign-ins, as in src/db/schema.ts (drizzle/pg/0001_security.sql): deleting a row ends every cookie issued
+ * for it on every node (read on each request, never cached). Times are unix seconds.
+ */
+export const webSessions = pgTable('web_sessions', {
+  id: text('id').primaryKey(),
+  accountId: int8('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+  authTime: int8('auth_time').notNull(),
+  /** The absolute end of the sign-in (auth_time + the maximum session length). */
+  expiresAt: int8('expires_at').notNull(),
+}, (t) => [index('web_sessions_account').on(t.accountId)]);
+
+/** Fixed-window counters shared by every node (src/auth/throttle.ts); `reset_at` is unix milliseconds (bigint). */
+export const windowCounters = pgTable('window_counters', {
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  resetAt: int8('reset_at').notNull(),
+}, (t) => [index('window_counters_reset').on(t.resetAt)]);

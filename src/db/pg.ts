@@ -1,20 +1,20 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, lte, sql } from 'drizzle-orm';
 import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { filterText, numbered } from './credential-query.js';
+import { credentialQuery, numbered, POSTGRES_DIALECT } from './credential-query.js';
 import * as schema from './pg-schema.js';
 import { pgErrorIsUnavailable, pgErrorIsRetryable } from './pg-errors.js';
 import {
   OVER_QUOTA, StoreUnavailableError,
   type AccountRow, type ChangeRow, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialRow,
-  type CredentialSort, type NewCredential, type Store, type StoreOps,
+  type CredentialSort, type NewCredential, type Store, type StoreOps, type WebSessionRow,
 } from './store.js';
 
-const { accounts, credentials, accountStates, changes } = schema;
+const { accounts, credentials, accountStates, changes, webSessions, windowCounters } = schema;
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/pg');
 /** The channel every write transaction notifies at commit; each node listens on it to drop its caches. */
 export const CHANGES_CHANNEL = 'jmap_keys_changes';
@@ -47,34 +47,9 @@ function toRow(r: RawCredential): CredentialRow {
   };
 }
 
-// --- /query: the shared filter renderer (credential-query.ts), PostgreSQL's own ORDER BY --------------------------
-
-/** SQLite's NOCASE: ASCII letters folded, then byte order (plain lower() would follow the database's locale). */
-const NOCASE = `translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C"`;
-
-/**
- * The same order as SQLite's (credential-query.ts orderText with SQLITE_DIALECT), which POSTGRES_DIALECT does not
- * give yet: SQLite sorts NULL below every number where PostgreSQL puts it above, and lower() folds non-ASCII letters
- * under a non-C database locale. test/pg-store.test.ts compares both engines' pages.
- */
-function orderText(sort: readonly CredentialSort[]): string {
-  const out: string[] = [];
-  for (const key of sort) {
-    const dir = key.isAscending ? 'ASC' : 'DESC';
-    if (key.property === 'description') out.push(`${key.caseSensitive ? 'description COLLATE "C"' : NOCASE} ${dir}`);
-    else if (key.property === 'expiresAt') out.push(`expires_at ${dir} NULLS ${key.isAscending ? 'FIRST' : 'LAST'}`);
-    else out.push(`${key.property === 'id' ? 'id' : 'created_at'} ${dir}`);
-    if (key.property === 'id') return out.join(', ');
-  }
-  out.push('id ASC'); // ties in creation order, stable between calls
-  return out.join(', ');
-}
-
-/** WHERE text with `$n` placeholders, and its parameters (accountId, kind, the filter's dates). */
-function scope(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): { where: string; params: unknown[] } {
-  const dates: number[] = [];
-  const where = `account_id = ? AND kind = ?${filter ? ` AND ${filterText(filter, dates)}` : ''}`;
-  return { where: numbered(where), params: [accountId, kind, ...dates] };
+/** The /query statement's WHERE and ORDER BY, from the one renderer both engines use (credential-query.ts). */
+function query(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[]) {
+  return credentialQuery(accountId, kind, filter, sort, POSTGRES_DIALECT);
 }
 
 // --- writes ---------------------------------------------------------------------------------------------------------
@@ -105,6 +80,22 @@ const NOTIFY = `WITH v AS (UPDATE store_version SET n = n + 1 WHERE id = 1 RETUR
 const TOUCH = `UPDATE credentials c SET last_used_at = GREATEST(coalesce(c.last_used_at, 0), u.at)
   FROM unnest($1::bigint[], $2::bigint[]) AS u(id, at)
   WHERE c.id = u.id AND (c.last_used_at IS NULL OR c.last_used_at < u.at)`;
+
+/**
+ * One sign-in more; the account's ended sign-ins go with it, so the table stays the size of the live sessions. One
+ * statement (both parts see one snapshot; the new id is never among the deleted).
+ */
+const CREATE_WEB_SESSION = `WITH ended AS (DELETE FROM web_sessions WHERE account_id = $2 AND expires_at <= $3)
+  INSERT INTO web_sessions (id, account_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)`;
+/**
+ * One hit, as one statement: concurrent hits on the key from any node queue on its row (or its unique index entry
+ * for the first one), so none is lost. An expired window is replaced by a new one of $2 ms from $3.
+ */
+const HIT_COUNTER = `INSERT INTO window_counters AS w (key, count, reset_at) VALUES ($1, 1, $3::bigint + $2::bigint)
+  ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN w.reset_at <= $3::bigint THEN 1 ELSE w.count + 1 END,
+    reset_at = CASE WHEN w.reset_at <= $3::bigint THEN $3::bigint + $2::bigint ELSE w.reset_at END
+  RETURNING count, reset_at`;
 
 const UPDATE_COLUMNS = {
   description: 'description', expiresAt: 'expires_at', permissionsMode: 'permissions_mode', permissions: 'permissions',
@@ -175,7 +166,11 @@ class PgOps implements StoreOps {
   }
 
   setAccountPassword(id: number, passwordHash: string): Promise<boolean> {
-    return this.write((tx) => tx.setAccountPassword(id, passwordHash), async () => ((await this.db.update(accounts).set({ passwordHash }).where(eq(accounts.id, id))).rowCount ?? 0) > 0);
+    return this.write((tx) => tx.setAccountPassword(id, passwordHash), async () => {
+      // A new password ends every web sign-in of the account, in the same transaction.
+      await this.db.delete(webSessions).where(eq(webSessions.accountId, id));
+      return ((await this.db.update(accounts).set({ passwordHash }).where(eq(accounts.id, id))).rowCount ?? 0) > 0;
+    });
   }
 
   deleteAccount(id: number): Promise<boolean> {
@@ -275,30 +270,70 @@ class PgOps implements StoreOps {
 
   queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): Promise<number> {
     return this.run(async () => {
-      const { where, params } = scope(accountId, kind, filter);
-      const r = await this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM credentials WHERE ${where}`, params);
+      const { where, params } = query(accountId, kind, filter, []);
+      const r = await this.q.query<{ n: number }>(numbered(`SELECT count(*)::int AS n FROM credentials WHERE ${where}`), params);
       return r.rows[0]?.n ?? 0;
     });
   }
 
   queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): Promise<number | undefined> {
     return this.run(async () => {
-      const { where, params } = scope(accountId, kind, filter);
-      params.push(id);
-      const r = await this.q.query<{ rn: string }>(`SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${orderText(sort)}) - 1 AS rn
-        FROM credentials WHERE ${where}) ranked WHERE id = $${params.length}`, params);
+      const { where, order, params } = query(accountId, kind, filter, sort);
+      const r = await this.q.query<{ rn: string }>(numbered(`SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${order}) - 1 AS rn
+        FROM credentials WHERE ${where}) ranked WHERE id = ?`), [...params, id]);
       return r.rows[0] ? Number(r.rows[0].rn) : undefined;
     });
   }
 
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): Promise<number[]> {
     return this.run(async () => {
-      const { where, params } = scope(accountId, kind, filter);
-      params.push(limit, offset);
-      const r = await this.q.query<{ id: string }>(`SELECT id FROM credentials WHERE ${where} ORDER BY ${orderText(sort)}
-        LIMIT $${params.length - 1} OFFSET $${params.length}`, params);
+      const { where, order, params } = query(accountId, kind, filter, sort);
+      const r = await this.q.query<{ id: string }>(numbered(`SELECT id FROM credentials WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
+        [...params, limit, offset]);
       return r.rows.map((row) => Number(row.id));
     });
+  }
+
+  // Web sign-ins and counters: single statements on their own (no transaction opened, nothing marked written), so
+  // version() stays still. Nothing caches them: every node reads the row on each request, a deletion is seen by the
+  // next read everywhere without a notification.
+
+  createWebSession(session: WebSessionRow): Promise<void> {
+    return this.run(async () => {
+      await this.q.query(CREATE_WEB_SESSION, [session.id, session.accountId, session.authTime, session.expiresAt]);
+    });
+  }
+
+  webSession(id: string, now: number): Promise<WebSessionRow | undefined> {
+    return this.run(async () => (await this.db.select().from(webSessions).where(and(eq(webSessions.id, id), gt(webSessions.expiresAt, now))))[0]);
+  }
+
+  endWebSession(id: string): Promise<boolean> {
+    return this.run(async () => ((await this.db.delete(webSessions).where(eq(webSessions.id, id))).rowCount ?? 0) > 0);
+  }
+
+  endAccountWebSessions(accountId: number): Promise<number> {
+    return this.run(async () => (await this.db.delete(webSessions).where(eq(webSessions.accountId, accountId))).rowCount ?? 0);
+  }
+
+  hitCounter(key: string, windowMs: number, nowMs: number): Promise<{ count: number; resetAt: number }> {
+    return this.run(async () => {
+      const r = await this.q.query<{ count: number; reset_at: string }>(HIT_COUNTER, [key, windowMs, nowMs]);
+      const row = r.rows[0]!;
+      return { count: row.count, resetAt: Number(row.reset_at) };
+    });
+  }
+
+  peekCounter(key: string, nowMs: number): Promise<{ count: number; resetAt: number }> {
+    return this.run(async () => {
+      const r = await this.db.select({ count: windowCounters.count, resetAt: windowCounters.resetAt }).from(windowCounters)
+        .where(and(eq(windowCounters.key, key), gt(windowCounters.resetAt, nowMs)));
+      return r[0] ?? { count: 0, resetAt: 0 };
+    });
+  }
+
+  pruneCounters(nowMs: number): Promise<number> {
+    return this.run(async () => (await this.db.delete(windowCounters).where(lte(windowCounters.resetAt, nowMs))).rowCount ?? 0);
   }
 }
 
@@ -521,6 +556,14 @@ export class PgStore implements Store {
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number) {
     return this.retrying(() => this.ops.queryPage(accountId, kind, filter, sort, offset, limit));
   }
+  // Single statements: a conflict rolls back the statement whole, so asking again never counts twice.
+  createWebSession(session: WebSessionRow) { return this.retrying(() => this.ops.createWebSession(session)); }
+  webSession(id: string, now: number) { return this.retrying(() => this.ops.webSession(id, now)); }
+  endWebSession(id: string) { return this.retrying(() => this.ops.endWebSession(id)); }
+  endAccountWebSessions(accountId: number) { return this.retrying(() => this.ops.endAccountWebSessions(accountId)); }
+  hitCounter(key: string, windowMs: number, nowMs: number) { return this.retrying(() => this.ops.hitCounter(key, windowMs, nowMs)); }
+  peekCounter(key: string, nowMs: number) { return this.retrying(() => this.ops.peekCounter(key, nowMs)); }
+  pruneCounters(nowMs: number) { return this.retrying(() => this.ops.pruneCounters(nowMs)); }
 }
 
 /** Applies drizzle/pg's migrations under an advisory lock: nodes starting at once take turns, the first one migrates. */
