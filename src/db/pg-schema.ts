@@ -88,3 +88,10 @@ export const windowCounters = pgTable('window_counters', {
   count: integer('count').notNull(),
   resetAt: int8('reset_at').notNull(),
 }, (t) => [index('window_counters_reset').on(t.resetAt)]);
+
+/** One-time links, as in src/db/schema.ts (drizzle/pg/0002_one_time_links.sql): sealed payloads, unix seconds. */
+export const oneTimeLinks = pgTable('one_time_links', {
+  id: text('id').primaryKey(),
+  payload: bytea('payload').notNull(),
+  expiresAt: int8('expires_at').notNull(),
+}, (t) => [index('one_time_links_expires').on(t.expiresAt)]);

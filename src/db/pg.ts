@@ -14,7 +14,7 @@ import {
   type CredentialSort, type NewCredential, type Store, type StoreOps, type WebSessionRow,
 } from './store.js';
 
-const { accounts, credentials, accountStates, changes, webSessions, windowCounters } = schema;
+const { accounts, credentials, accountStates, changes, webSessions, windowCounters, oneTimeLinks } = schema;
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/pg');
 /** The channel every write transaction notifies at commit; each node listens on it to drop its caches. */
 export const CHANGES_CHANNEL = 'jmap_keys_changes';
@@ -335,6 +335,24 @@ class PgOps implements StoreOps {
   pruneCounters(nowMs: number): Promise<number> {
     return this.run(async () => (await this.db.delete(windowCounters).where(lte(windowCounters.resetAt, nowMs))).rowCount ?? 0);
   }
+
+  putOneTimeLink(id: string, payload: Buffer, expiresAt: number, now: number): Promise<void> {
+    return this.run(async () => {
+      await this.db.delete(oneTimeLinks).where(lte(oneTimeLinks.expiresAt, now));
+      await this.db.insert(oneTimeLinks).values({ id, payload, expiresAt });
+    });
+  }
+
+  hasOneTimeLink(id: string, now: number): Promise<boolean> {
+    return this.run(async () => (await this.db.select({ id: oneTimeLinks.id }).from(oneTimeLinks)
+      .where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now)))).length > 0);
+  }
+
+  takeOneTimeLink(id: string, now: number): Promise<Buffer | undefined> {
+    // One statement: of two nodes racing for the link, one deletes the row and gets it.
+    return this.run(async () => (await this.db.delete(oneTimeLinks).where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now)))
+      .returning({ payload: oneTimeLinks.payload }))[0]?.payload);
+  }
 }
 
 /**
@@ -564,6 +582,9 @@ export class PgStore implements Store {
   hitCounter(key: string, windowMs: number, nowMs: number) { return this.retrying(() => this.ops.hitCounter(key, windowMs, nowMs)); }
   peekCounter(key: string, nowMs: number) { return this.retrying(() => this.ops.peekCounter(key, nowMs)); }
   pruneCounters(nowMs: number) { return this.retrying(() => this.ops.pruneCounters(nowMs)); }
+  putOneTimeLink(id: string, payload: Buffer, expiresAt: number, now: number) { return this.retrying(() => this.ops.putOneTimeLink(id, payload, expiresAt, now)); }
+  hasOneTimeLink(id: string, now: number) { return this.retrying(() => this.ops.hasOneTimeLink(id, now)); }
+  takeOneTimeLink(id: string, now: number) { return this.retrying(() => this.ops.takeOneTimeLink(id, now)); }
 }
 
 /** Applies drizzle/pg's migrations under an advisory lock: nodes starting at once take turns, the first one migrates. */
