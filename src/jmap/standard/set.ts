@@ -69,7 +69,7 @@ export async function standardSet<I, C>(outer: StandardType<I, C>, rawArgs: Json
       const id = resolve(key);
       const willDestroy = destroyIds.includes(id) && (await type.read(accountId, [id])).length > 0;
       const result = willDestroy
-        ? { type: 'willDestroy', description: 'The record is destroyed in the same call' }
+        ? { type: 'willDestroy', description: 'The record is destroyed in the same call' } satisfies SetError
         : await updateOne(type, ctx, accountId, id, patch);
       if (result !== null && 'type' in result) notUpdated.push([id, errorJson(result as SetError)]);
       else updated.push([id, result]);
@@ -78,7 +78,7 @@ export async function standardSet<I, C>(outer: StandardType<I, C>, rawArgs: Json
     const destroyed: string[] = [];
     const notDestroyed: [string, JsonValue][] = [];
     for (const id of destroyIds) {
-      const error = (await type.read(accountId, [id])).length === 0 ? { type: 'notFound' } : await type.destroy(ctx, accountId, id);
+      const error = (await type.read(accountId, [id])).length === 0 ? { type: 'notFound' } satisfies SetError : await type.destroy(ctx, accountId, id);
       if (error) notDestroyed.push([id, errorJson(error)]);
       else destroyed.push(id);
     }
