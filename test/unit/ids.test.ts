@@ -16,7 +16,7 @@ describe('encodeId / decodeId', () => {
     }
   });
 
-  it('emits valid RFC 8620 §1.2 Ids that avoid the discouraged forms (T1)', () => {
+  it('emits valid RFC 8620 §1.2 Ids that avoid the discouraged forms', () => {
     for (const n of [0, 1, 9, 10, 99, 1000, 9007, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
       const id = encodeId(n);
       expect(id).toMatch(/^[A-Za-z0-9_-]{1,255}$/);
@@ -32,7 +32,7 @@ describe('encodeId / decodeId', () => {
     expect(decodeId('aa')).toBeUndefined();
   });
 
-  it('refuses what encodeId cannot produce (T3: invalid ids are simply not found)', () => {
+  it('refuses what encodeId cannot produce (invalid ids are simply not found)', () => {
     for (const id of ['', 'A', 'Ba', '1', 'b1', 'b-', 'b_', 'é', ' b', 'b ', 'z'.repeat(13), 'no such!']) {
       expect(decodeId(id), JSON.stringify(id)).toBeUndefined();
     }

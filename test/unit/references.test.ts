@@ -3,7 +3,7 @@ import { MethodError } from '../../src/jmap/errors.js';
 import { resolveReferences } from '../../src/jmap/references.js';
 import type { Invocation, JsonObject, JsonValue } from '../../src/jmap/types.js';
 
-// The base call of the RFC 8620 §3.7 cases, already answered.
+// Earlier responses: an echo to point into, a query, a failed call and two calls sharing an id.
 const echo: JsonObject = { a: [{ b: [1, 2] }, { b: [3] }], o: { 'x/y': 5, 't~': 6 }, s: 'str', n: null };
 const responses: Invocation[] = [
   ['Core/echo', echo, 'c0'],
@@ -30,17 +30,17 @@ describe('resolveReferences (RFC 8620 §3.7)', () => {
     expect({ ...resolve({ accountId: 'A', ids: null }) }).toEqual({ accountId: 'A', ids: null });
   });
 
-  it('replaces "#name" by the referenced value under "name" (RR1, RR21)', () => {
+  it('replaces "#name" by the referenced value under "name"', () => {
     const out = resolve({ accountId: 'A', '#ids': ref('q', 'x:ApiKey/query', '/ids') });
     expect({ ...out }).toEqual({ accountId: 'A', ids: ['a', 'b'] });
     expect(Object.hasOwn(out, '#ids')).toBe(false);
   });
 
-  it('resolves "*" paths, flattening one level (RR5)', () => {
+  it('resolves "*" paths, flattening one level', () => {
     expect(resolve({ '#v': ref('c0', 'Core/echo', '/a/*/b') }).v).toEqual([1, 2, 3]);
   });
 
-  it('resolves escaped pointers, indexes, null and the whole document (RR12–RR15)', () => {
+  it('resolves escaped pointers, indexes, null and the whole document', () => {
     const out = resolve({
       '#x': ref('c0', 'Core/echo', '/o/x~1y'),
       '#t': ref('c0', 'Core/echo', '/o/t~0'),
@@ -51,36 +51,36 @@ describe('resolveReferences (RFC 8620 §3.7)', () => {
     expect({ ...out }).toEqual({ x: 5, t: 6, i: [3], n: null, all: echo });
   });
 
-  it('uses the first response when call ids repeat (RR10)', () => {
+  it('uses the first response when call ids repeat', () => {
     expect(resolve({ '#ids': ref('dup', 'x:ApiKey/get', '/list/*/id') }).ids).toEqual(['first']);
   });
 
-  it('a reference to a failed call resolves only under the name "error" (RR11)', () => {
+  it('a reference to a failed call resolves only under the name "error"', () => {
     expect(resolve({ '#t': ref('bad', 'error', '/type') }).t).toBe('forbidden');
     expect(errorOf(() => resolve({ '#t': ref('bad', 'Core/echo', '/type') })).type).toBe('invalidResultReference');
   });
 
-  it('refuses "foo" and "#foo" together with invalidArguments (RR8)', () => {
+  it('refuses "foo" and "#foo" together with invalidArguments', () => {
     expect(errorOf(() => resolve({ ids: [], '#ids': ref('q', 'x:ApiKey/query', '/ids') })).type).toBe('invalidArguments');
   });
 
   const failures: [string, JsonValue][] = [
-    ['resultOf names no earlier call (RR2, RR9)', ref('nonexistent', 'Core/echo', '/s')],
-    ['name differs from the response (RR3)', ref('q', 'x:ApiKey/set', '/ids')],
+    ['resultOf names no earlier call', ref('nonexistent', 'Core/echo', '/s')],
+    ['name differs from the response', ref('q', 'x:ApiKey/set', '/ids')],
     ['name differs only in case', ref('q', 'x:apikey/query', '/ids')],
-    ['missing member (RR4)', ref('c0', 'Core/echo', '/nope')],
-    ['"*" on a non-array (RR6)', ref('c0', 'Core/echo', '/s/*')],
-    ['"*" with an item lacking the path (RR7)', ref('c0', 'Core/echo', '/a/*/c')],
-    ['index out of range (RR13)', ref('c0', 'Core/echo', '/a/5')],
-    ['path without the leading "/" (RR16)', ref('c0', 'Core/echo', 'a/0/b')],
-    ['trailing slash (RR16)', ref('c0', 'Core/echo', '/s/')],
-    ['not an object (RR18)', 'c0'],
-    ['null (RR18)', null],
-    ['an array (RR18)', ['c0', 'Core/echo', '/s']],
-    ['missing path (RR18)', { resultOf: 'c0', name: 'Core/echo' }],
-    ['missing name (RR18)', { resultOf: 'c0', path: '/s' }],
-    ['missing resultOf (RR18)', { name: 'Core/echo', path: '/s' }],
-    ['non-string path (RR18)', { resultOf: 'c0', name: 'Core/echo', path: 1 }],
+    ['missing member', ref('c0', 'Core/echo', '/nope')],
+    ['"*" on a non-array', ref('c0', 'Core/echo', '/s/*')],
+    ['"*" with an item lacking the path', ref('c0', 'Core/echo', '/a/*/c')],
+    ['index out of range', ref('c0', 'Core/echo', '/a/5')],
+    ['path without the leading "/"', ref('c0', 'Core/echo', 'a/0/b')],
+    ['trailing slash', ref('c0', 'Core/echo', '/s/')],
+    ['not an object', 'c0'],
+    ['null', null],
+    ['an array', ['c0', 'Core/echo', '/s']],
+    ['missing path', { resultOf: 'c0', name: 'Core/echo' }],
+    ['missing name', { resultOf: 'c0', path: '/s' }],
+    ['missing resultOf', { name: 'Core/echo', path: '/s' }],
+    ['non-string path', { resultOf: 'c0', name: 'Core/echo', path: 1 }],
   ];
   for (const [title, value] of failures) {
     it(`refuses with invalidResultReference: ${title}`, () => {
@@ -88,12 +88,12 @@ describe('resolveReferences (RFC 8620 §3.7)', () => {
     });
   }
 
-  it('refuses a "*" expansion larger than maxItems (RR22)', () => {
+  it('refuses a "*" expansion larger than maxItems', () => {
     expect(errorOf(() => resolve({ '#v': ref('c0', 'Core/echo', '/a/*/b') }, 2)).type).toBe('invalidResultReference');
     expect(resolve({ '#v': ref('c0', 'Core/echo', '/a/*/b') }, 3).v).toEqual([1, 2, 3]);
   });
 
-  it('a later failing reference fails the whole call: nothing is returned (RR20)', () => {
+  it('a later failing reference fails the whole call: nothing is returned', () => {
     expect(errorOf(() => resolve({ '#ids': ref('q', 'x:ApiKey/query', '/ids'), '#v': ref('c0', 'Core/echo', '/nope') })).type)
       .toBe('invalidResultReference');
   });

@@ -10,13 +10,13 @@ describe('parseUtcDate (RFC 8620 §1.4)', () => {
     expect(parseUtcDate('3000-12-31T23:59:59Z')).toBe(Date.UTC(3000, 11, 31, 23, 59, 59) / 1000);
   });
 
-  it('accepts a fractional part and drops it (T6 choice: stored as whole seconds)', () => {
+  it('accepts a fractional part and drops it (stored as whole seconds)', () => {
     expect(parseUtcDate('2026-02-01T12:00:00.000Z')).toBe(T);
     expect(parseUtcDate('2026-02-01T12:00:00.9Z')).toBe(T);
     expect(parseUtcDate('2026-02-01T12:00:00.123456789Z')).toBe(T);
   });
 
-  it('refuses offsets other than Z and lower-case letters (T6)', () => {
+  it('refuses offsets other than Z and lower-case letters', () => {
     for (const s of ['2026-02-01T12:00:00+01:00', '2026-02-01T12:00:00+00:00', '2026-02-01T12:00:00-00:00', '2026-02-01t12:00:00z',
       '2026-02-01T12:00:00z', '2026-02-01t12:00:00Z', '2026-02-01T12:00:00']) {
       expect(parseUtcDate(s), s).toBeUndefined();
@@ -50,7 +50,7 @@ describe('parseUtcDate (RFC 8620 §1.4)', () => {
   });
 });
 
-describe('formatUtcDate (RFC 8620 §1.4, T5)', () => {
+describe('formatUtcDate (RFC 8620 §1.4)', () => {
   it('emits YYYY-MM-DDTHH:MM:SSZ without milliseconds', () => {
     expect(formatUtcDate(T)).toBe('2026-02-01T12:00:00Z');
     expect(formatUtcDate(0)).toBe('1970-01-01T00:00:00Z');
