@@ -68,6 +68,31 @@ describe('applyPatch (RFC 8620 §5.3 PatchObject)', () => {
     expect(r).toEqual({ ok: false, error: { type: 'invalidPatch', description: 'Patch paths overlap', properties: ['permissions/@type'] } });
   });
 
+  it('finds an overlap whatever other keys sort between the two', () => {
+    for (const patch of [
+      { a: {}, 'a+b': 1, 'a/c': 1 },
+      { 'a/c': 1, 'a.b': 1, a: {}, 'a0': 1, 'a/b/c': 1 },
+      { 'm/x/y': 1, 'm/w': 1, 'm/x~1y': 1, 'm/x': {} },
+      { 'z/y': 1, 'm/a': 1, 'm/b/c': 1, 'm/b': {} },
+    ] as JsonObject[]) {
+      const r = applyPatch({ a: {}, m: { x: {}, b: {} }, z: {} }, patch);
+      expect(r.ok, JSON.stringify(patch)).toBe(false);
+      if (!r.ok) expect(r.error.description).toBe('Patch paths overlap');
+    }
+  });
+
+  it('reports the longer of two overlapping paths', () => {
+    const r = applyPatch({ m: { b: {} } }, { 'm/b/c': 1, 'm/b': {} });
+    expect(r.ok ? [] : r.error.properties).toEqual(['m/b/c']);
+  });
+
+  it('accepts many non-overlapping paths', () => {
+    const patch: JsonObject = {};
+    for (let i = 0; i < 3000; i++) patch[`allowedIps/10.0.${i >> 8}.${i & 255}`] = true;
+    const out = ok({ allowedIps: {} }, patch);
+    expect(Object.keys(out.allowedIps as JsonObject)).toHaveLength(3000);
+  });
+
   it('two keys that only share a leading string are not overlapping', () => {
     const out = ok({ a: 1, ab: { c: 1 } }, { a: 2, 'ab/c': 3 });
     expect(out).toEqual({ a: 2, ab: { c: 3 } });
