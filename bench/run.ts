@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — the benchmark suite (issue 7). See bench/README.md.
+ * `npm run bench` — the benchmark suite. See bench/README.md.
  *
  * For each dataset size: generate the SQLite file, start the real server (`node --import tsx src/main.ts`) in a
  * child process (start-up = spawn → first 200 from /healthz, peak RSS = VmHWM), then for every scenario and run

@@ -77,7 +77,7 @@ async function makeKeys(descriptions: Record<string, string | null>): Promise<Re
 }
 
 describe('jmap-keys remote commands', () => {
-  it('runs the seed page CLI lines verbatim', async () => {
+  it('runs the README remote-command lines verbatim', async () => {
     const made = await cli(['create', 'api-key', '--field', 'description=Example', '--field', 'expiresAt=2026-01-01T00:00:00Z',
       '--field', 'permissions={"@type":"Inherit"}', '--field', 'allowedIps=[]']);
     expect(made.code, made.stderr).toBe(0);

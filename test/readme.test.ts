@@ -17,7 +17,7 @@ let s: TestServer;
 beforeAll(async () => { s = await startTestServer(); });
 afterAll(async () => { await s.stop(); });
 
-describe('README walkthrough: the seed page curl examples, run as written', () => {
+describe('README walkthrough: the ApiKey curl examples, run as written', () => {
   it('create, get, update, query, destroy', async () => {
     const blocks = bashBlocks('Walkthrough: the ApiKey object');
     expect(blocks).toHaveLength(5);

@@ -9,6 +9,8 @@ export function normalizeMask(text: string): string | undefined {
   if (value.length === 0 || value.length > 64) return undefined;
   const slash = value.indexOf('/');
   const addrText = slash < 0 ? value : value.slice(0, slash);
+  // A zone id (fe80::1%eth0) means nothing to a peer's address and would give one mask several spellings.
+  if (addrText.includes('%')) return undefined;
   if (!ipaddr.isValid(addrText) || !(ipaddr.IPv4.isValidFourPartDecimal(addrText) || ipaddr.IPv6.isValid(addrText))) return undefined;
   const addr = ipaddr.parse(addrText);
   if (addr.kind() === 'ipv4' && addr.toString() === '0.0.0.0') return undefined;
@@ -30,17 +32,20 @@ export function parseClientAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | un
   }
 }
 
-/** True when the list is empty (no restriction) or the address matches any mask. */
+/**
+ * True when the list is empty (no restriction) or the address matches any mask.
+ * An IPv6 mask is matched in IPv6 terms, an IPv4 client as its IPv4-mapped address (::ffff:10.0.0.0/104 is 10.0.0.0/8).
+ */
 export function ipAllowed(masks: readonly string[], client: string | undefined): boolean {
   if (masks.length === 0) return true;
   const addr = client === undefined ? undefined : parseClientAddress(client);
   if (!addr) return false;
   return masks.some((mask) => {
     const [maskAddrText, lenText] = mask.split('/') as [string, string | undefined];
-    const maskAddr = ipaddr.process(maskAddrText);
-    if (maskAddr.kind() !== addr.kind()) return false;
+    const maskAddr = ipaddr.parse(maskAddrText);
     const len = lenText === undefined ? (maskAddr.kind() === 'ipv4' ? 32 : 128) : Number(lenText);
-    return addr.match(maskAddr, len);
+    if (maskAddr.kind() === 'ipv6' && addr.kind() === 'ipv4') return (addr as ipaddr.IPv4).toIPv4MappedAddress().match(maskAddr, len);
+    return maskAddr.kind() === addr.kind() && addr.match(maskAddr, len);
   });
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Role } from '../db/store.js';
 
-/** Every permission name Stalwart knows (shared/reference/stalwart-permissions.txt), in its enum order. */
+/** Every permission name Stalwart knows (the 660 lines of permissions.txt beside this file), in its enum order. */
 export const ALL_PERMISSIONS: readonly string[] = readFileSync(new URL('./permissions.txt', import.meta.url), 'utf8')
   .split('\n').map((l) => l.trim()).filter(Boolean);
 const KNOWN = new Set(ALL_PERMISSIONS);
@@ -30,7 +30,7 @@ export function rolePermissions(role: Role): ReadonlySet<string> {
 
 export type PermissionMode = 'Inherit' | 'Disable' | 'Replace';
 
-/** Effective rights of a credential (reference decision): Inherit = account; Disable = account − list; Replace = list ∩ account. */
+/** Effective rights of a credential: Inherit = account; Disable = account − list; Replace = list ∩ account. */
 export function effectivePermissions(account: ReadonlySet<string>, mode: PermissionMode, list: readonly string[]): ReadonlySet<string> {
   // The account's own set, not a copy: this runs on every authenticated request (660 names for an admin).
   if (mode === 'Inherit') return account;

@@ -7,7 +7,7 @@ import { formatUtcDate, nowSeconds } from '../util/utcdate.js';
 import { describeUngrantable, INTERNAL_REFUSED, restrictionsOf, ungrantable, widerThanCaller } from './policy.js';
 import { derivedScopes, scopePermissions, type Scope } from './scopes.js';
 
-/** An app password as the REST face shows it (the seed page's shape, plus platform and deviceId for mobile keys). */
+/** An app password as the REST face shows it (the SMTP Credentials API shape README.md shows, plus platform and deviceId for mobile keys). */
 export interface RestKey {
   id: string;
   name: string;

@@ -1,7 +1,7 @@
 import type { PermissionMode } from '../auth/permissions.js';
 
 /**
- * REST scopes are named bundles of permissions (reference decision); the permissions stay the truth.
+ * REST scopes are named bundles of permissions; the permissions stay the truth.
  * `app` means the account's own rights (Inherit); `internal` is the right to ask the verification endpoint,
  * kept as a scope on the credential (Stalwart has no permission for it) and grantable by admins only.
  */

@@ -17,7 +17,7 @@ export interface CredentialInput {
 }
 
 /**
- * Sets arrive as arrays (the seed page's `IpMask[]`, `Permission[]`) or as Stalwart's `{"value": true}` maps,
+ * Sets arrive as arrays (the object's `IpMask[]`, `Permission[]` in spec/x-apikey.json) or as Stalwart's `{"value": true}` maps,
  * where `false` entries are skipped. Returns undefined on any other shape.
  */
 export function setMembers(value: JsonValue): string[] | undefined {

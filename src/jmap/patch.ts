@@ -14,11 +14,8 @@ export function applyPatch(target: JsonObject, patch: JsonObject): { ok: true; v
   const invalid = (description: string, path: string): { ok: false; error: SetError } =>
     ({ ok: false, error: { type: 'invalidPatch', description, properties: [path] } });
 
-  for (const a of keys) {
-    for (const b of keys) {
-      if (a !== b && b.startsWith(`${a}/`)) return invalid('Patch paths overlap', b);
-    }
-  }
+  const overlap = overlappingPath(keys);
+  if (overlap !== undefined) return invalid('Patch paths overlap', overlap);
   const out = structuredClone(target);
   for (const key of keys) {
     const value = patch[key] as JsonValue;
@@ -39,6 +36,28 @@ export function applyPatch(target: JsonObject, patch: JsonObject): { ok: true; v
     else defineOwn(parent, last, value);
   }
   return { ok: true, value: out };
+}
+
+/**
+ * A path that extends another path of the patch, if any. Sorted by their "/"-separated parts, a path is directly
+ * followed by the paths that extend it, so neighbours suffice: n log n, where comparing every pair took seconds
+ * for a patch of a few thousand keys.
+ */
+function overlappingPath(keys: readonly string[]): string | undefined {
+  const sorted = keys.map((k) => k.split('/')).sort(compareParts);
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1] as string[];
+    const b = sorted[i] as string[];
+    if (a.length < b.length && a.every((part, j) => part === b[j])) return b.join('/');
+  }
+  return undefined;
+}
+
+function compareParts(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return (a[i] as string) < (b[i] as string) ? -1 : 1;
+  }
+  return a.length - b.length;
 }
 
 /** Sets an own data property even for names like "__proto__". */

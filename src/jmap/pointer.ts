@@ -10,13 +10,13 @@ const INDEX = /^(0|[1-9][0-9]*)$/;
 /**
  * Evaluates a result-reference path (RFC 8620 §3.7): a JSON Pointer where `*` maps over an array
  * and flattens one level. Returns undefined when any step does not resolve (never a partial array).
- * `maxItems` bounds what a `*` expansion may produce.
+ * `maxItems` bounds what each `*` expansion may produce (every array it builds is at most that long, so nested
+ * expansions cost no more than their input plus their bounded output).
  */
 export function evaluateReferencePath(root: JsonValue, path: string, maxItems: number): JsonValue | undefined {
   if (path === '') return root;
   if (!path.startsWith('/')) return undefined;
   const tokens = splitTokens(path.slice(1));
-  let produced = 0;
   const walk = (node: JsonValue, i: number): JsonValue | undefined => {
     if (i === tokens.length) return node;
     const token = tokens[i] as string;
@@ -26,10 +26,10 @@ export function evaluateReferencePath(root: JsonValue, path: string, maxItems: n
       for (const item of node) {
         const r = walk(item, i + 1);
         if (r === undefined) return undefined;
+        // Checked before pushing: spreading a huge array into push() would overflow the stack.
+        if (out.length + (Array.isArray(r) ? r.length : 1) > maxItems) return undefined;
         if (Array.isArray(r)) out.push(...r);
         else out.push(r);
-        produced += Array.isArray(r) ? r.length : 1;
-        if (produced > maxItems) return undefined;
       }
       return out;
     }

@@ -87,7 +87,7 @@ export class JmapServer {
     for (const [name, rawArgs, callId] of request.methodCalls) {
       const def = this.methods.get(name);
       if (!def || !using.has(def.capability)) {
-        responses.push(['error', { type: 'unknownMethod', description: clip(name) }, callId]);
+        responses.push(['error', new MethodError('unknownMethod', clip(name)).toJSON(), callId]);
         continue;
       }
       try {

@@ -36,7 +36,7 @@ const PROFILE_LINK_TTL_SECONDS = 10 * 60;
 /** Where the one-time .mobileconfig links of POST /api/smtp-credentials/mobile point (the QR code's content). */
 export const PROFILE_PATH = '/api/mobileconfig/';
 
-/** The REST face of app passwords: /api/smtp-credentials as the seed page documents it. */
+/** The REST face of app passwords: /api/smtp-credentials as README.md documents it. */
 export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { config } = services;

@@ -9,7 +9,7 @@ const MAX_FILTER_NODES = 1000;
 const MAX_SORT_KEYS = 8;
 
 /** Parses a Filter (RFC 8620 §5.5): FilterOperator trees of the object type's conditions. */
-export function parseFilter<C>(type: StandardType<unknown, C>, value: JsonValue | undefined): FilterNode<C> | null {
+export function parseFilter<C>(type: Pick<StandardType<unknown, C>, 'parseCondition'>, value: JsonValue | undefined): FilterNode<C> | null {
   if (value === undefined || value === null) return null;
   let nodes = 0;
   const walk = (node: JsonValue, depth: number): FilterNode<C> => {
@@ -38,7 +38,7 @@ const Comparator = v.strictObject({
 });
 const SortSchema = v.pipe(v.array(Comparator), v.maxLength(MAX_SORT_KEYS));
 
-export function parseSort<C>(type: StandardType<unknown, C>, value: JsonValue | undefined, collations: readonly string[]): SortKey[] {
+export function parseSort(type: Pick<StandardType<unknown, unknown>, 'sortable'>, value: JsonValue | undefined, collations: readonly string[]): SortKey[] {
   if (value === undefined || value === null) return [];
   const parsed = v.safeParse(SortSchema, value);
   if (!parsed.success) throw new MethodError('invalidArguments', `sort: ${parsed.issues[0]?.message ?? 'invalid'}`);
