@@ -6,7 +6,7 @@ const SQLITE_ONLY = ['test/dovecot.test.ts', 'test/web*.test.ts', 'test/bench-sm
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     // Every suite that runs on SQLite runs again on a real PostgreSQL server (Debian's package, started by
@@ -18,7 +18,7 @@ export default defineConfig({
         test: {
           name: 'postgres',
           exclude: SQLITE_ONLY,
-          env: { JMAP_KEYS_TEST_ENGINE: 'postgres' },
+          env: { TEST_STORE_ENGINE: 'postgres' },
           globalSetup: ['test/setup/postgres.ts'],
         },
       },

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, startTestServer, type TestServer } from './helpers/server.js';
+import { bearer, freshStoreEnv, startTestServer, TEST_ENGINE, type TestServer } from './helpers/server.js';
 
 /** The real executable, run as a user would: `node bin/jmap-keys.js …` against the real server. */
 const BIN = fileURLToPath(new URL('../bin/jmap-keys.js', import.meta.url));
@@ -268,13 +268,19 @@ describe('jmap-keys remote commands', () => {
 describe('jmap-keys local commands', () => {
   it('manages accounts and a first admin key on the database; serve starts on it and accepts them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-cli-local-'));
-    const local = cleanEnv({});
+    // The same commands on the run's engine: a SQLite file in the folder, or a fresh PostgreSQL database.
+    const store = await freshStoreEnv(dir);
+    const local = cleanEnv({ ...store, JMAP_KEYS_DATA: '' });
     const run = (args: string[]) => runBin([...args, '--data', dir], local);
     let server: ReturnType<typeof spawn> | undefined;
     try {
       const none = await run(['account', 'list']);
-      expect(none.code).toBe(2);
-      expect(none.stderr).toMatch(/^error: no database at .*jmap-keys\.db/);
+      if (TEST_ENGINE === 'sqlite') {
+        expect(none.code).toBe(2);
+        expect(none.stderr).toMatch(/^error: no database at .*jmap-keys\.db/);
+      } else {
+        expect([none.code, none.stdout.trim()]).toEqual([0, 'No accounts.']);
+      }
 
       const alice = await run(['account', 'create', 'alice', '--role', 'admin', '--password', 'alice-password-1']);
       expect(alice.code, alice.stderr).toBe(0);
@@ -346,5 +352,5 @@ describe('jmap-keys local commands', () => {
       }
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

@@ -55,7 +55,7 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
   }
 
   beforeAll(async () => {
-    // The run's shared server when the globalSetup started one (JMAP_KEYS_TEST_ENGINE=postgres), else our own.
+    // The run's shared server when the globalSetup started one (TEST_STORE_ENGINE=postgres), else our own.
     const shared = inject('postgresUrl');
     if (shared) adminUrl = shared;
     else {

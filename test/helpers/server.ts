@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { inject } from 'vitest';
+import { numbered } from '../../src/db/credential-query.js';
 import { createDatabase } from './postgres.js';
 import { bootstrapAdmin } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
@@ -11,6 +14,8 @@ export const USING = ['urn:ietf:params:jmap:core', 'urn:stalwart:jmap'];
 
 export interface TestServer extends RunningServer {
   dir: string;
+  /** The settings that select this server's store: another node started with them shares it. */
+  storeEnv: Record<string, string>;
   adminToken: string;
   adminPassword: string;
   /** POST /api with the given calls and auth header value. */
@@ -25,8 +30,8 @@ export type ApiBody = any;
 export const bearer = (token: string) => `Bearer ${token}`;
 export const basic = (login: string, password: string) => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
 
-/** The engine this test run uses: the `postgres` vitest project sets JMAP_KEYS_TEST_ENGINE=postgres. */
-export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.JMAP_KEYS_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
+/** The engine this test run uses: the `postgres` vitest project sets TEST_STORE_ENGINE=postgres. */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.TEST_STORE_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
 /** The secret every test node of one database shares (PostgreSQL nodes must be given one). */
 export const TEST_SECRET = 'a1'.repeat(32);
 
@@ -37,15 +42,16 @@ export const TEST_SECRET = 'a1'.repeat(32);
 export async function freshStoreEnv(dir: string): Promise<Record<string, string>> {
   if (TEST_ENGINE === 'sqlite') return { JMAP_KEYS_DATA: dir };
   const admin = inject('postgresUrl');
-  if (!admin) throw new Error('JMAP_KEYS_TEST_ENGINE=postgres, but no PostgreSQL server was started (test/setup/postgres.ts)');
+  if (!admin) throw new Error('TEST_STORE_ENGINE=postgres, but no PostgreSQL server was started (test/setup/postgres.ts)');
   return { JMAP_KEYS_DATA: dir, JMAP_KEYS_DATABASE_URL: await createDatabase(admin), JMAP_KEYS_SECRET: TEST_SECRET };
 }
 
 /** Starts the real server on 127.0.0.1 on a fresh store of the run's engine (SQLite file in a temporary folder). */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-test-'));
+  const storeEnv = await freshStoreEnv(dir);
   const config = loadConfig({
-    ...await freshStoreEnv(dir), JMAP_KEYS_PORT: '0', JMAP_KEYS_AUTH_MAX_FAILURES: '1000', JMAP_KEYS_LAST_USED_FLUSH_MS: '50',
+    ...storeEnv, JMAP_KEYS_PORT: '0', JMAP_KEYS_AUTH_MAX_FAILURES: '1000', JMAP_KEYS_LAST_USED_FLUSH_MS: '50',
     JMAP_KEYS_ADMIN_PASSWORD: 'admin-password-for-tests', ...env,
   });
   const running = await startServer(config);
@@ -54,6 +60,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const server: TestServer = {
     ...running,
     dir,
+    storeEnv,
     adminToken: first.apiKey,
     adminPassword: first.password,
     async api(auth, methodCalls, extra = {}) {
@@ -71,4 +78,27 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
   };
   return server;
+}
+
+/**
+ * Runs SQL on the server's database through a connection of its own, as an operator's shell or another process
+ * would (`?` placeholders; each statement on its own).
+ */
+export async function foreignSql(s: TestServer, text: string, params: unknown[] = []): Promise<void> {
+  if (TEST_ENGINE === 'sqlite') {
+    const db = new Database(s.services.config.dbFile);
+    try {
+      db.prepare(text).run(...params);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: s.storeEnv.JMAP_KEYS_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(numbered(text), params);
+  } finally {
+    await client.end();
+  }
 }

@@ -9,17 +9,16 @@ declare module 'vitest' {
 }
 
 /**
- * vitest globalSetup: one PostgreSQL server for the whole run when JMAP_KEYS_TEST_ENGINE=postgres. Tests read its
+ * vitest globalSetup: one PostgreSQL server for the whole run when TEST_STORE_ENGINE=postgres. Tests read its
  * URL with inject('postgresUrl') and make their own database on it (createDatabase in test/helpers/postgres.ts).
  */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  const engine = project.config.env?.JMAP_KEYS_TEST_ENGINE ?? process.env.JMAP_KEYS_TEST_ENGINE;
+  const engine = project.config.env?.TEST_STORE_ENGINE ?? process.env.TEST_STORE_ENGINE;
   if (engine !== 'postgres') {
     project.provide('postgresUrl', '');
     return undefined;
   }
   const server = await startPostgres();
   project.provide('postgresUrl', server.url);
-  process.env.JMAP_KEYS_TEST_POSTGRES_URL = server.url;
   return () => server.stop();
 }
