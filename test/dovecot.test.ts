@@ -44,12 +44,16 @@ run('a real Dovecot asks jmap-keys whether a login is good (passdb oauth2, RFC 7
       sock.write('220 relay.test ESMTP\r\n');
       sock.on('data', () => sock.write('250 ok\r\n'));
     });
-    const relayPort = 31000 + Math.floor(Math.random() * 2000) * 4;
-    await new Promise<void>((r) => relay.listen(relayPort + 3, '127.0.0.1', () => r()));
+    // Below Linux's ephemeral range (32768+), where outgoing connections would collide with the fixed ports.
+    const basePort = 20000 + Math.floor(Math.random() * 1500) * 8;
+    await new Promise<void>((resolve, reject) => {
+      relay.once('error', reject);
+      relay.listen(basePort + 6, '127.0.0.1', () => resolve());
+    });
     const url = new URL('/internal/introspect', s.url);
     url.username = 'admin';
     url.password = internal.apiKey;
-    dovecot = await startDovecot(url.toString(), relayPort);
+    dovecot = await startDovecot(url.toString(), basePort);
   }, 60_000);
 
   afterAll(async () => {
@@ -66,30 +70,30 @@ run('a real Dovecot asks jmap-keys whether a login is good (passdb oauth2, RFC 7
     }
   };
   const imapLogin = async (user: string, password: string) => {
-    const replies = await withLog(dialogue(dovecot.imapPort, [
+    const replies = await withLog(dialogue(dovecot.imaps, [
       { expect: /^\* OK.*\r\n/m },
       { send: `a LOGIN ${user} ${password}`, expect: /^a (OK|NO|BAD).*\r\n/m },
       { send: 'b LOGOUT', expect: /^b OK.*\r\n/m },
-    ]));
+    ], true));
     return /^a OK/m.test(replies[1] as string);
   };
   const pop3Login = async (user: string, password: string) => {
-    const replies = await dialogue(dovecot.pop3Port, [
+    const replies = await withLog(dialogue(dovecot.pop3s, [
       { expect: /^\+OK.*\r\n/m },
       { send: `USER ${user}`, expect: /^\+OK.*\r\n/m },
       { send: `PASS ${password}`, expect: /^(\+OK|-ERR).*\r\n/m },
       { send: 'QUIT', expect: /^\+OK.*\r\n/m },
-    ]);
+    ], true));
     return /^\+OK/m.test(replies[2] as string);
   };
   const smtpLogin = async (user: string, password: string) => {
     const plain = Buffer.from(`\0${user}\0${password}`).toString('base64');
-    const replies = await dialogue(dovecot.submissionPort, [
+    const replies = await withLog(dialogue(dovecot.submissions, [
       { expect: /^220 .*\r\n/m },
       { send: 'EHLO client.test', expect: /^250 .*\r\n/m },
       { send: `AUTH PLAIN ${plain}`, expect: /^(235|535|454|5\d\d) .*\r\n/m },
       { send: 'QUIT', expect: /^221.*\r\n/m },
-    ]);
+    ], true));
     return /^235/m.test(replies[2] as string);
   };
 

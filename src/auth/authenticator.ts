@@ -1,7 +1,8 @@
 import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { allowsApi } from '../credentials/scopes.js';
+import { allowsApi, effectiveScopes } from '../credentials/scopes.js';
 import type { AccountRow, CredentialRow, Store } from '../db/store.js';
 import { nowSeconds } from '../util/utcdate.js';
+import { accountForName, namesAccount } from './identity.js';
 import { ipAllowed } from './ipmask.js';
 import type { LastUsedRecorder } from './last-used.js';
 import { verifyPassword } from './passwords.js';
@@ -32,7 +33,7 @@ export type AuthResult = { ok: true; principal: Principal } | ({ ok: false } & A
 export type Usable = (credential: CredentialRow, permissions: ReadonlySet<string>) => boolean;
 
 /** App passwords are mail passwords; as Bearer on the HTTP APIs they need an API scope. */
-const apiBearer: Usable = (c) => c.kind === 'apiKey' || allowsApi(c.scopes);
+const apiBearer: Usable = (c, permissions) => c.kind === 'apiKey' || allowsApi(effectiveScopes(c, permissions));
 
 const UNAUTHORIZED_DETAIL = 'You have to authenticate first.';
 const FORBIDDEN_DETAIL = 'You do not have enough permissions to access this resource.';
@@ -110,12 +111,12 @@ export class Authenticator {
     return refuse(401, 'malformed');
   }
 
-  /** A login name with an account password, or with an app password owned by that login. */
+  /** A login name (or the account's mail address) with an account password, or with an app password of that account. */
   async verifyLogin(login: string, password: string, clientIp: string | undefined): Promise<AuthResult> {
     const parsed = parseToken(password);
     if (parsed?.kind === 'appPassword') {
       const result = this.verifyToken(password, clientIp, ['appPassword']);
-      if (result.ok && result.principal.account.login !== login) return refuse(401, 'wrong-user');
+      if (result.ok && !namesAccount(result.principal.account, login)) return refuse(401, 'wrong-user');
       return result;
     }
     const account = await this.passwordAccount(login, password);
@@ -137,7 +138,7 @@ export class Authenticator {
     const now = Date.now();
     const cached = this.passwordCache.get(key);
     if (cached && cached.until > now && cached.version === version) return cached.account;
-    const account = this.store.accountByLogin(login);
+    const account = accountForName(this.store, login);
     if (!account) return undefined;
     const known = cached && cached.until > now && cached.account.id === account.id && cached.account.passwordHash === account.passwordHash;
     if (!known && !(await verifyPassword(password, account.passwordHash))) return undefined;

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { generatePassword, hashPassword } from '../auth/passwords.js';
+import { accountForName } from '../auth/identity.js';
 import { TokenHasher } from '../auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openSqliteStore } from '../db/sqlite.js';
@@ -72,18 +73,30 @@ function requireAccount(store: Store, login: string): AccountRow {
   return account;
 }
 
-export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & { role: Role; password?: string }, login: string, out: Output): Promise<void> {
+/** A mail address as accounts store it: lower-cased, one @, no spaces or control characters. */
+function checkEmail(email: string | undefined): string | undefined {
+  if (email === undefined) return undefined;
+  if (email.length > 254 || !/^[^@\s:\p{Cc}]+@[^@\s:\p{Cc}]+\.[^@\s:\p{Cc}]+$/u.test(email)) {
+    throw new UsageError(`--email "${email}": a mail address such as alice@example.com`);
+  }
+  return email.toLowerCase();
+}
+
+export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & { role: Role; password?: string; email?: string }, login: string, out: Output): Promise<void> {
   checkLogin(login);
+  const email = checkEmail(flags.email);
   const given = checkPassword(flags.password);
   const password = given ?? generatePassword();
   const passwordHash = await hashPassword(password);
   await withStore(env, flags, false, (store) => {
     const account = store.transaction(() => {
-      if (store.accountByLogin(login)) return undefined;
-      return store.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds() });
+      // Logins and addresses are one namespace for mail clients: neither may name another account.
+      if (accountForName(store, login)) return `account "${login}" already exists`;
+      if (email !== undefined && email !== login.toLowerCase() && accountForName(store, email)) return `the address ${email} already names an account`;
+      return store.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds(), email: email ?? null });
     });
-    if (!account) throw new CliError(`account "${login}" already exists`, EXIT.failed);
-    out.out(`Created account ${login} (${account.role}, id ${encodeId(account.id)})`);
+    if (typeof account === 'string') throw new CliError(account, EXIT.failed);
+    out.out(`Created account ${login}${account.email ? ` <${account.email}>` : ''} (${account.role}, id ${encodeId(account.id)})`);
     if (given === undefined) {
       out.out(`Password: ${password}`);
       out.err('The password is shown only once: store it now.');
@@ -94,12 +107,12 @@ export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & 
 export async function accountList(env: NodeJS.ProcessEnv, flags: LocalFlags & { json?: boolean }, out: Output): Promise<void> {
   await withStore(env, flags, true, (store) => {
     const rows = store.listAccounts().map((a) => ({
-      id: encodeId(a.id), login: a.login, role: a.role, createdAt: formatUtcDate(a.createdAt),
+      id: encodeId(a.id), login: a.login, email: a.email, role: a.role, createdAt: formatUtcDate(a.createdAt),
       apiKeys: store.countCredentials(a.id, 'apiKey'), appPasswords: store.countCredentials(a.id, 'appPassword'),
     }));
     if (flags.json) out.out(json(rows));
     else if (rows.length === 0) out.out('No accounts.');
-    else out.out(renderTable(['id', 'login', 'role', 'createdAt', 'apiKeys', 'appPasswords'], rows, out.isTty));
+    else out.out(renderTable(['id', 'login', 'email', 'role', 'createdAt', 'apiKeys', 'appPasswords'], rows, out.isTty));
   });
 }
 

@@ -190,8 +190,9 @@ ${REMOTE_HELP}`)
     .description('create an account; without --password one is generated and printed once')
     .argument('<login>', 'login name')
     .addOption(new Option('--role <role>', 'admin or user').default('user').argParser(parseRole))
+    .option('--email <address>', 'the account\'s mail address: mail clients may log in with it too')
     .option('--password <password>', `the password (at least 8 characters)`))
-    .action(async (login: string, opts: LocalFlags & { role: Role; password?: string }) => {
+    .action(async (login: string, opts: LocalFlags & { role: Role; password?: string; email?: string }) => {
       await (await local()).accountCreate(env, opts, login, out);
     });
   localOptions(account.command('list')

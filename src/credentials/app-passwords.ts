@@ -1,11 +1,10 @@
 import type { Principal } from '../auth/authenticator.js';
-import { effectivePermissions, rolePermissions } from '../auth/permissions.js';
 import type { TokenHasher } from '../auth/tokens.js';
 import type { CredentialRow, NewCredential, Store } from '../db/store.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds } from '../util/utcdate.js';
 import { describeUngrantable, ungrantable } from './policy.js';
-import { derivedScopes, scopePermissions, type Scope } from './scopes.js';
+import { scopePermissions, scopesOf, type Scope } from './scopes.js';
 
 /** An app password as the REST face shows it (the seed page's shape, plus platform and deviceId for mobile keys). */
 export interface RestKey {
@@ -23,14 +22,13 @@ export interface RestKey {
 export type Refusal = { status: 403; error: 'forbidden' | 'over_quota'; message: string };
 
 export function toRestKey(row: CredentialRow, account: { role: 'admin' | 'user' }, now = nowSeconds()): RestKey {
-  const effective = effectivePermissions(rolePermissions(account.role), row.permissionsMode, row.permissions);
   const key: RestKey = {
     id: encodeId(row.id),
     name: row.description,
     createdAt: formatUtcDate(row.createdAt),
     lastUsedAt: row.lastUsedAt === null ? null : formatUtcDate(row.lastUsedAt),
     isActive: row.expiresAt === null || row.expiresAt > now,
-    scopes: row.scopes ?? derivedScopes(effective, row.permissionsMode),
+    scopes: scopesOf(row, account.role),
   };
   if (row.expiresAt !== null) key.expiresAt = formatUtcDate(row.expiresAt);
   if (row.platform !== null) key.platform = row.platform;
@@ -55,14 +53,14 @@ export class AppPasswords {
     return id === undefined ? undefined : this.store.credentials(principal.account.id, 'appPassword', [id])[0];
   }
 
-  create(principal: Principal, input: { name: string; scopes: Scope[]; platform?: string; deviceId?: string }): Refusal | { key: RestKey; token: string } {
+  create(principal: Principal, input: { name: string; scopes: Scope[]; expiresAt?: number | null; allowedIps?: string[]; platform?: string; deviceId?: string }): Refusal | { key: RestKey; token: string } {
     if (input.scopes.includes('internal') && principal.account.role !== 'admin') {
       return { status: 403, error: 'forbidden', message: 'Only administrators may grant the internal scope' };
     }
     const { mode, list } = scopePermissions(input.scopes);
     return this.issue(principal, {
-      accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt: null,
-      permissionsMode: mode, permissions: list, allowedIps: [], scopes: [...new Set(input.scopes)],
+      accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt: input.expiresAt ?? null,
+      permissionsMode: mode, permissions: list, allowedIps: [...new Set(input.allowedIps ?? [])], scopes: [...new Set(input.scopes)],
       platform: input.platform ?? null, deviceId: input.deviceId ?? null,
     });
   }

@@ -7,6 +7,7 @@ import type { JsonObject } from '../jmap/types.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { nowSeconds, parseUtcDate } from '../util/utcdate.js';
 import { describeUngrantable, ungrantable } from './policy.js';
+import { scopePermissions, scopesOf } from './scopes.js';
 import { checkCredential, type CredentialInput } from './validate.js';
 import { credentialToPatchable, credentialToWire } from './wire.js';
 
@@ -53,6 +54,32 @@ function toStoreSort(sort: SortKey[]): CredentialSort[] {
   }));
 }
 
+const sameSet = (a: readonly string[], b: readonly string[]) => JSON.stringify([...new Set(a)].sort()) === JSON.stringify([...new Set(b)].sort());
+
+/**
+ * x:AppPassword's scopes and permissions are two spellings of the same rights. Scopes, when sent or changed,
+ * decide the permissions; permissions edited on their own drop the chosen scopes (they are then shown as the
+ * bundles the new rights cover). Both changed and disagreeing is refused.
+ */
+function reconcileScopes(value: CredentialInput, input: JsonObject, existing: JsonObject | null): Checked<CredentialInput> {
+  const before = existing ? checkCredential(existing) : undefined;
+  const permsChanged = before?.ok
+    ? value.permissionsMode !== before.value.permissionsMode || !sameSet(value.permissions, before.value.permissions)
+    : input.permissions !== undefined;
+  const oldScopes = (existing?.scopes ?? null) as string[] | null;
+  if (value.scopes === undefined || value.scopes === null) return { ok: true, value };
+  if (oldScopes && sameSet(value.scopes, oldScopes)) {
+    // Scopes repeated as they were: the permissions decide (and, if edited, the scopes follow them).
+    const { scopes: _unchanged, ...rest } = value;
+    return { ok: true, value: permsChanged ? { ...rest, scopes: null } : rest };
+  }
+  const derived = scopePermissions(value.scopes);
+  if (permsChanged && (derived.mode !== value.permissionsMode || !sameSet(derived.list, value.permissions))) {
+    return { ok: false, error: { type: 'invalidProperties', properties: ['scopes', 'permissions'], description: 'scopes and permissions disagree: the scopes decide the permissions, so send one of them' } };
+  }
+  return { ok: true, value: { ...value, permissionsMode: derived.mode, permissions: derived.list } };
+}
+
 /** One credential kind as a JMAP object type: x:ApiKey and x:AppPassword share this code. */
 export function credentialType(o: CredentialTypeOptions): StandardType<CredentialInput, Condition> {
   const { store, kind } = o;
@@ -66,6 +93,23 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
     return missing.length === 0 ? undefined : { type: 'forbidden', description: describeUngrantable(missing), properties: ['permissions'] };
   }
 
+  function readWire(accountId: string, ids: readonly string[] | null): JsonObject[] {
+    const nums = ids?.map(decodeId).filter((n): n is number => n !== undefined) ?? null;
+    if (nums && nums.length === 0) return [];
+    const rows = store.credentials(num(accountId), kind, nums);
+    const role = o.withScopes ? store.accountById(num(accountId))?.role : undefined;
+    return rows.map((r) => credentialToWire(r, role ? scopesOf(r, role) : undefined));
+  }
+
+  /** The internal scope lets a credential ask the verification endpoint: administrators only grant it. */
+  function internalDenied(ctx: MethodContext, input: CredentialInput): SetError | undefined {
+    if (!input.scopes?.includes('internal')) return undefined;
+    const caller = store.accountById(decodeId(ctx.caller.accountId) ?? -1);
+    return caller?.role === 'admin'
+      ? undefined
+      : { type: 'forbidden', description: 'Only administrators may grant the internal scope', properties: ['scopes'] };
+  }
+
   return {
     name: o.name,
     capability: STALWART_CAPABILITY,
@@ -74,20 +118,17 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
       update: `${o.permissionPrefix}Update`, destroy: `${o.permissionPrefix}Destroy`,
     },
     properties,
-    serverSet: ['secret', 'createdAt', 'lastUsedAt', ...(o.withScopes ? ['scopes'] : [])],
+    serverSet: ['secret', 'createdAt', 'lastUsedAt'],
 
     state: (accountId) => String(store.state(num(accountId), kind)),
     count: (accountId) => store.countCredentials(num(accountId), kind),
-    read(accountId, ids) {
-      const nums = ids?.map(decodeId).filter((n): n is number => n !== undefined) ?? null;
-      if (nums && nums.length === 0) return [];
-      return store.credentials(num(accountId), kind, nums).map((r) => credentialToWire(r, o.withScopes));
-    },
+    read: readWire,
     patchable: credentialToPatchable,
 
-    check(_ctx, _accountId, input): Checked<CredentialInput> {
+    check(_ctx, _accountId, input, existing): Checked<CredentialInput> {
       const checked = checkCredential(input);
-      return checked.ok ? checked : { ok: false, error: { type: 'invalidProperties', properties: checked.invalid } };
+      if (!checked.ok) return { ok: false, error: { type: 'invalidProperties', properties: checked.invalid } };
+      return o.withScopes ? reconcileScopes(checked.value, input, existing) : checked;
     },
 
     create(ctx, accountId, input) {
@@ -95,14 +136,15 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
       if (store.countCredentials(accountNum, kind) >= o.quota) {
         return { type: 'overQuota', description: `You have exceeded your quota of ${o.quota} ${o.noun}.` };
       }
-      const denied = escalation(ctx, accountId, input);
+      const denied = escalation(ctx, accountId, input) ?? internalDenied(ctx, input);
       if (denied) return denied;
       const issued = o.hasher.issue(kind);
       const row = store.insertCredential({
         accountId: accountNum, kind, ...input, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds(),
-        scopes: null, platform: null, deviceId: null,
+        scopes: input.scopes ?? null, platform: null, deviceId: null,
       });
-      const wire = credentialToWire(row, o.withScopes);
+      const role = o.withScopes ? store.accountById(accountNum)?.role : undefined;
+      const wire = credentialToWire(row, role ? scopesOf(row, role) : undefined);
       const { id: _id, description: _d, ...reported } = wire;
       return { id: wire.id as string, reported: { ...reported, secret: issued.token } };
     },
@@ -123,8 +165,17 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
         // Scopes named the old rights; once the rights are edited directly they would lie.
         changes.scopes = null;
       }
-      store.updateCredential(num(accountId), kind, decodeId(id) ?? -1, changes);
-      return o.withScopes && changes.scopes === null && existing.scopes !== null ? { scopes: null } : null;
+      if (o.withScopes && input.scopes !== undefined) {
+        const denied = internalDenied(ctx, input);
+        if (denied) return denied;
+        changes.scopes = input.scopes;
+      }
+      const n = decodeId(id) ?? -1;
+      store.updateCredential(num(accountId), kind, n, changes);
+      if (!o.withScopes || (changes.scopes === undefined && changes.permissions === undefined)) return null;
+      // The other spelling of the rights moved with the one the client changed: report both as they are now.
+      const [after] = readWire(accountId, [id]);
+      return after ? { scopes: after.scopes as JsonObject[string], permissions: after.permissions as JsonObject[string] } : null;
     },
 
     batch: (fn) => store.transaction(fn),

@@ -2,6 +2,7 @@ import { normalizeMask } from '../auth/ipmask.js';
 import { isPermission, type PermissionMode } from '../auth/permissions.js';
 import { isPlainObject, type JsonObject, type JsonValue } from '../jmap/types.js';
 import { parseUtcDate } from '../util/utcdate.js';
+import { isScope, type Scope } from './scopes.js';
 
 export const MAX_DESCRIPTION = 1000;
 export const MAX_ALLOWED_IPS = 100;
@@ -13,6 +14,8 @@ export interface CredentialInput {
   permissionsMode: PermissionMode;
   permissions: string[];
   allowedIps: string[];
+  /** x:AppPassword only: the scopes given (null = none, rights from permissions); absent when not sent. */
+  scopes?: Scope[] | null;
 }
 
 /**
@@ -74,9 +77,16 @@ export function checkCredential(input: JsonObject): { ok: true; value: Credentia
   const allowedIps = parseAllowedIps(input.allowedIps);
   if (!allowedIps) invalid.push('allowedIps');
 
+  let scopes: Scope[] | null | undefined;
+  if (input.scopes === null) scopes = null;
+  else if (input.scopes !== undefined) {
+    const list = input.scopes;
+    if (Array.isArray(list) && list.length > 0 && list.every(isScope)) scopes = [...new Set(list)];
+    else invalid.push('scopes');
+  }
+
   if (invalid.length > 0 || !permissions || !allowedIps) return { ok: false, invalid };
-  return {
-    ok: true,
-    value: { description: description as string, expiresAt, permissionsMode: permissions.mode, permissions: permissions.list, allowedIps },
-  };
+  const value: CredentialInput = { description: description as string, expiresAt, permissionsMode: permissions.mode, permissions: permissions.list, allowedIps };
+  if (scopes !== undefined) value.scopes = scopes;
+  return { ok: true, value };
 }

@@ -214,13 +214,22 @@ class SqliteStore implements Store {
     return this.accountByLoginStmt.get({ login });
   }
 
+  accountByEmail(email: string): AccountRow | undefined {
+    return this.db.select().from(accounts).where(eq(accounts.email, email.toLowerCase())).get();
+  }
+
   listAccounts(): AccountRow[] {
     return this.db.select().from(accounts).orderBy(asc(accounts.id)).all();
   }
 
-  createAccount(account: Omit<AccountRow, 'id'>): AccountRow {
+  createAccount(account: Omit<AccountRow, 'id' | 'email'> & { email?: string | null }): AccountRow {
     this.changed();
-    return this.db.insert(accounts).values(account).returning().get();
+    return this.db.insert(accounts).values({ ...account, email: account.email?.toLowerCase() ?? null }).returning().get();
+  }
+
+  setAccountEmail(id: number, email: string | null): boolean {
+    this.changed();
+    return this.db.update(accounts).set({ email: email?.toLowerCase() ?? null }).where(eq(accounts.id, id)).run().changes > 0;
   }
 
   setAccountPassword(id: number, passwordHash: string): boolean {

@@ -12,6 +12,8 @@ export interface AccountRow {
   passwordHash: string;
   role: Role;
   createdAt: number;
+  /** Lower-cased mail address, or null: mail clients log in with it as well as with the login. */
+  email: string | null;
 }
 
 export interface CredentialRow {
@@ -69,8 +71,12 @@ export interface Store {
   countAccounts(): number;
   accountById(id: number): AccountRow | undefined;
   accountByLogin(login: string): AccountRow | undefined;
+  /** The account with this mail address (compared lower-cased). */
+  accountByEmail(email: string): AccountRow | undefined;
   listAccounts(): AccountRow[];
-  createAccount(account: Omit<AccountRow, 'id'>): AccountRow;
+  /** `email` is stored lower-cased; a taken login or address throws (unique indexes). */
+  createAccount(account: Omit<AccountRow, 'id' | 'email'> & { email?: string | null }): AccountRow;
+  setAccountEmail(id: number, email: string | null): boolean;
   setAccountPassword(id: number, passwordHash: string): boolean;
   deleteAccount(id: number): boolean;
 

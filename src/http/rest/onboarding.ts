@@ -44,8 +44,12 @@ export function autoconfigXml(info: ConnectionInfo, domain: string): string {
   ].filter((l, i, all) => l !== '' || i === all.length - 1).join('\n');
 }
 
-/** An Apple configuration profile (unsigned) with one IMAP account using the app password. */
-export function mobileconfig(info: ConnectionInfo, account: { login: string; name: string; password: string }): string {
+/**
+ * An Apple configuration profile (unsigned) with one IMAP account using the app password. `username` is a name
+ * that logs in (the login or the account's address); `email` is the address Mail shows and sends from. Both
+ * servers use implicit TLS on their secure ports, as the connection info lists them.
+ */
+export function mobileconfig(info: ConnectionInfo, account: { username: string; email: string; name: string; password: string }): string {
   const str = (k: string, v: string) => `\t\t\t<key>${k}</key>\n\t\t\t<string>${xml(v)}</string>`;
   const int = (k: string, v: number) => `\t\t\t<key>${k}</key>\n\t\t\t<integer>${v}</integer>`;
   const bool = (k: string, v: boolean) => `\t\t\t<key>${k}</key>\n\t\t\t<${v}/>`;
@@ -58,13 +62,13 @@ export function mobileconfig(info: ConnectionInfo, account: { login: string; nam
 \t<array>
 \t\t<dict>
 ${[
-    str('EmailAccountDescription', account.name), str('EmailAccountType', 'EmailTypeIMAP'), str('EmailAddress', account.login),
+    str('EmailAccountDescription', account.name), str('EmailAccountType', 'EmailTypeIMAP'), str('EmailAddress', account.email),
     str('IncomingMailServerAuthentication', 'EmailAuthPassword'), str('IncomingMailServerHostName', info.imap.serverName),
     int('IncomingMailServerPortNumber', info.imap.securePort), bool('IncomingMailServerUseSSL', true),
-    str('IncomingMailServerUsername', account.login), str('IncomingPassword', account.password),
+    str('IncomingMailServerUsername', account.username), str('IncomingPassword', account.password),
     str('OutgoingMailServerAuthentication', 'EmailAuthPassword'), str('OutgoingMailServerHostName', info.smtp.serverName),
-    int('OutgoingMailServerPortNumber', info.smtp.port), bool('OutgoingMailServerUseSSL', false),
-    str('OutgoingMailServerUsername', account.login), bool('OutgoingPasswordSameAsIncomingPassword', true),
+    int('OutgoingMailServerPortNumber', info.smtp.securePort), bool('OutgoingMailServerUseSSL', true),
+    str('OutgoingMailServerUsername', account.username), bool('OutgoingPasswordSameAsIncomingPassword', true),
     str('PayloadDisplayName', account.name), str('PayloadIdentifier', `jmap-keys.mail.${payloadId}`),
     str('PayloadType', 'com.apple.mail.managed'), str('PayloadUUID', payloadId), int('PayloadVersion', 1),
   ].join('\n')}

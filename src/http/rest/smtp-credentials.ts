@@ -1,7 +1,12 @@
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import { RateLimit } from '../../auth/throttle.js';
+import { mailAddress, mailUsername } from '../../auth/identity.js';
+import { normalizeMask } from '../../auth/ipmask.js';
+import type { AccountRow } from '../../db/store.js';
 import { AppPasswords, toRestKey } from '../../credentials/app-passwords.js';
+import { MAX_ALLOWED_IPS } from '../../credentials/validate.js';
+import { parseUtcDate } from '../../util/utcdate.js';
 import { MOBILE_SCOPES, PLATFORMS, SCOPES } from '../../credentials/scopes.js';
 import type { Services } from '../../services.js';
 import { requireAuth, type AppEnv } from '../auth-middleware.js';
@@ -15,6 +20,19 @@ const CreateBody = v.strictObject({
     v.array(v.picklist(SCOPES, `scopes must be among: ${SCOPES.join(', ')}`), 'scopes must be an array'),
     v.minLength(1, 'scopes must not be empty'),
   ),
+  expiresAt: v.optional(v.nullable(v.pipe(
+    v.string('expiresAt must be a UTCDate string or null'),
+    v.check((d) => parseUtcDate(d) !== undefined, 'expiresAt must be a UTCDate such as 2027-01-01T00:00:00Z (UTC, seconds, a Z at the end)'),
+    v.transform((d) => parseUtcDate(d) as number),
+  ))),
+  allowedIps: v.optional(v.pipe(
+    v.array(v.pipe(
+      v.string('allowedIps must hold strings'),
+      v.check((m) => normalizeMask(m) !== undefined, 'allowedIps must hold IP addresses or CIDR masks (prefix 8 or more)'),
+      v.transform((m) => normalizeMask(m) as string),
+    ), 'allowedIps must be an array'),
+    v.maxLength(MAX_ALLOWED_IPS, `allowedIps holds at most ${MAX_ALLOWED_IPS} masks`),
+  )),
 });
 const MobileBody = v.strictObject({
   name: Name,
@@ -31,11 +49,13 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { config } = services;
   const passwords = new AppPasswords(services.store, services.hasher, config.maxAppPasswordsPerAccount);
-  const profiles = new OneTimeLinks<{ login: string; name: string; password: string }>(PROFILE_LINK_TTL_MS);
+  const profiles = new OneTimeLinks<{ username: string; email: string; name: string; password: string }>(PROFILE_LINK_TTL_MS);
   const windowMs = config.rest.windowSeconds * 1000;
   const reads = new RateLimit(config.rest.readsPerWindow, windowMs);
   const writes = new RateLimit(config.rest.writesPerWindow, windowMs);
   const connectionInfo = () => config.mail;
+  /** The settings a mail client needs for this account: the servers and a user name that logs in. */
+  const accountConnection = (account: AccountRow) => ({ ...config.mail, username: mailUsername(account), email: mailAddress(account, config.mail.imap.serverName) });
 
   const auth = requireAuth(services, (c, status, detail) =>
     restError(c, status, status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'rate_limited', detail));
@@ -65,7 +85,8 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     if (parsed.success) return { ok: true, value: parsed.output };
     const issue = parsed.issues[0];
     const path = issue ? v.getDotPath(issue) : null;
-    if (issue?.type === 'strict_object' || (issue?.type === 'object' && path === null)) {
+    // A missing field is reported by strictObject too (input undefined): that is "required", not "unknown".
+    if ((issue?.type === 'strict_object' && issue.input !== undefined) || (issue?.type === 'object' && path === null)) {
       const field = issue.type === 'strict_object' ? path ?? '' : '';
       return { ok: false, res: restError(c, 400, 'invalid_request', field ? `Unknown field ${field.slice(0, 50)}` : 'The body must be a JSON object', field ? { field: field.slice(0, 50) } : {}) };
     }
@@ -80,7 +101,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
 
   app.get(base, limited('read'), (c) => {
     if (!need(c, 'sysAppPasswordGet')) return denied(c);
-    return c.json({ connectionInfo: connectionInfo(), keys: passwords.list(c.var.principal) });
+    return c.json({ connectionInfo: accountConnection(c.var.principal.account), keys: passwords.list(c.var.principal) });
   });
 
   app.post(base, limited('write'), async (c) => {
@@ -99,7 +120,8 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const { name, platform, deviceId } = parsed.value;
     const made = passwords.create(c.var.principal, { name, scopes: MOBILE_SCOPES, platform, deviceId });
     if ('error' in made) return restError(c, made.status, made.error, made.message);
-    const link = profiles.add({ login: c.var.principal.account.login, name, password: made.token });
+    const { account } = c.var.principal;
+    const link = profiles.add({ username: mailUsername(account), email: mailAddress(account, config.mail.imap.serverName), name, password: made.token });
     return c.json({ ...made.key, apiKey: made.token, mobileconfigUrl: `${config.publicUrl}${PROFILE_PATH}${link}` }, 201);
   });
 

@@ -1,0 +1,27 @@
+import type { AccountRow, Store } from '../db/store.js';
+
+/**
+ * The names an account logs in with: its login, and its mail address when it has one (mail clients set up
+ * by autoconfig send the address). Compared lower-cased, as Dovecot lower-cases the names it passes on.
+ */
+export function accountForName(store: Store, name: string): AccountRow | undefined {
+  return store.accountByLogin(name) ?? (name.includes('@') ? store.accountByEmail(name) : undefined);
+}
+
+export function namesAccount(account: AccountRow, name: string): boolean {
+  const n = name.toLowerCase();
+  return n === account.login.toLowerCase() || (account.email !== null && n === account.email);
+}
+
+/** The name mail settings should tell a client to log in with: the address when there is one. */
+export function mailUsername(account: AccountRow): string {
+  return account.email ?? account.login;
+}
+
+/**
+ * The address mail settings show (Apple's profile requires one): the account's, a login that is an address,
+ * or else login@<mail host>, which the user may correct on the device.
+ */
+export function mailAddress(account: AccountRow, mailHost: string): string {
+  return account.email ?? (account.login.includes('@') ? account.login.toLowerCase() : `${account.login}@${mailHost}`);
+}
