@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from './helpers/accounts.js';
+import { cleanEnv, runBin } from './helpers/cli.js';
 import { dialogue, hasDovecot, startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { basic, bearer, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -29,6 +30,11 @@ run('a real Dovecot asks jmap-keys whether a login is good (passdb oauth2, RFC 7
     s = await startTestServer({ JMAP_KEYS_REST_WRITES_PER_WINDOW: '1000' });
     await createAccount(s, 'alice', 'alice-password');
     await createAccount(s, 'bob', 'bob-password');
+    // As a user does it: the CLI's local command on the running server's data folder.
+    const carol = await runBin(['account', 'create', 'carol', '--email', 'Carol@Example.com', '--password', 'carol-password'], cleanEnv({ JMAP_KEYS_DATA: s.dir }));
+    if (carol.code !== 0) throw new Error(carol.stderr);
+    const dave = await runBin(['account', 'create', 'dave@example.org', '--password', 'dave-password'], cleanEnv({ JMAP_KEYS_DATA: s.dir }));
+    if (dave.code !== 0) throw new Error(dave.stderr);
     const internal = await restCreate(bearer(s.adminToken), { name: 'dovecot', scopes: ['internal'] });
     keys.good = (await restCreate(alice, { name: 'Thunderbird', scopes: ['imap', 'pop3', 'smtp'] })).apiKey;
     const revoked = await restCreate(alice, { name: 'old laptop', scopes: ['imap', 'pop3'] });
@@ -123,5 +129,54 @@ run('a real Dovecot asks jmap-keys whether a login is good (passdb oauth2, RFC 7
     expect(await imapLogin('bob', keys.good as string)).toBe(false);
     expect(await pop3Login('bob', keys.good as string)).toBe(false);
     expect(await imapLogin('admin', keys.good as string)).toBe(false);
+  });
+
+  it('an account with an address logs in to mail with it; every generated setting names that user name', async () => {
+    const carol = basic('carol', 'carol-password');
+    const made = await restCreate(carol, { name: 'Thunderbird', scopes: ['imap', 'pop3', 'smtp'] });
+    // The Basic identity of the HTTP APIs accepts the address too.
+    expect((await restCreate(basic('carol@example.com', 'carol-password'), { name: 'by address', scopes: ['imap'] })).apiKey).toMatch(/^rm_/);
+    expect(await imapLogin('carol@example.com', made.apiKey), dovecot.log()).toBe(true);
+    expect(await imapLogin('CAROL@example.COM', made.apiKey)).toBe(true);
+    // One mail user name per account (Dovecot keys the mailbox by it): the bare login is not a second one.
+    expect(await imapLogin('carol', made.apiKey)).toBe(false);
+    expect(await pop3Login('carol@example.com', made.apiKey)).toBe(true);
+    expect(await smtpLogin('carol@example.com', made.apiKey)).toBe(true);
+    expect(await imapLogin('alice@example.com', made.apiKey)).toBe(false);
+    expect(await imapLogin('carol@example.org', made.apiKey)).toBe(false);
+
+    // Thunderbird: %EMAILADDRESS% is what the user typed, carol@example.com.
+    const auto = await (await fetch(`${s.url}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=carol@example.com`)).text();
+    expect(auto).toContain('<username>%EMAILADDRESS%</username>');
+    // Connection info names the user name and address.
+    const list = await (await fetch(`${s.url}/api/smtp-credentials`, { headers: { Authorization: carol } })).json();
+    expect(list.connectionInfo).toMatchObject({ username: 'carol@example.com', email: 'carol@example.com' });
+    expect(await imapLogin(list.connectionInfo.username, made.apiKey)).toBe(true);
+
+    // The phone profile: its user name and password log in over IMAP and SMTP.
+    const mobile = await fetch(`${s.url}/api/smtp-credentials/mobile`, { method: 'POST', headers: { Authorization: carol, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'Phone', platform: 'ios', deviceId: 'p1' }) });
+    const phone = await mobile.json();
+    const profile = await (await fetch(phone.mobileconfigUrl.replace(/^https?:\/\/[^/]+/, s.url))).text();
+    const field = (k: string) => new RegExp(`<key>${k}</key>\\s*<(?:string|integer)>([^<]*)<`).exec(profile)?.[1];
+    expect(field('EmailAddress')).toBe('carol@example.com');
+    expect(await imapLogin(field('IncomingMailServerUsername') as string, field('IncomingPassword') as string)).toBe(true);
+    expect(await smtpLogin(field('OutgoingMailServerUsername') as string, field('IncomingPassword') as string)).toBe(true);
+    // A phone password holds imap and smtp only: POP3 is not among its protocols.
+    expect(await pop3Login(field('IncomingMailServerUsername') as string, field('IncomingPassword') as string)).toBe(false);
+
+    // A login that is itself an address.
+    const dave = await restCreate(basic('dave@example.org', 'dave-password'), { name: 'mail', scopes: ['imap'] });
+    expect(await imapLogin('dave@example.org', dave.apiKey)).toBe(true);
+  });
+
+  it('an app password made over JMAP without scopes: its scopes say what Dovecot and the APIs let it do', async () => {
+    const made = await s.api(alice, [['x:AppPassword/set', { create: { k: { description: 'jmap mail', permissions: { '@type': 'Replace', permissions: ['authenticate', 'imapAuthenticate'] } } } }, 'c']]);
+    const key = made.body.methodResponses[0][1].created.k;
+    expect(key.scopes).toEqual(['imap']);
+    expect(await imapLogin('alice', key.secret)).toBe(true);
+    expect(await pop3Login('alice', key.secret)).toBe(false);
+    const asBearer = await fetch(`${s.url}/api/smtp-credentials`, { headers: { Authorization: bearer(key.secret) } });
+    expect(asBearer.status).toBe(401);
   });
 });

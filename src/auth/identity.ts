@@ -13,7 +13,11 @@ export function namesAccount(account: AccountRow, name: string): boolean {
   return n === account.login.toLowerCase() || (account.email !== null && n === account.email);
 }
 
-/** The name mail settings should tell a client to log in with: the address when there is one. */
+/**
+ * The account's one mail user name: its address when it has one, else its login. Mail servers key mailboxes by
+ * the name a client logs in with, and Dovecot cannot tell jmap-keys which name that was, so introspection
+ * answers with this name and every generated setting (autoconfig, profile, connection info) names it.
+ */
 export function mailUsername(account: AccountRow): string {
   return account.email ?? account.login;
 }
