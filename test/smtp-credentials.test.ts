@@ -31,6 +31,9 @@ describe('/api/smtp-credentials', () => {
         smtp: { serverName: 'mail.example.com', port: 587, securePort: 465, enabled: true },
         pop3: { serverName: 'mail.example.com', port: 110, securePort: 995, enabled: false },
         imap: { serverName: 'mail.example.com', port: 143, securePort: 993, enabled: true },
+        // The user name mail clients log in with (the address, else the login) and the address they send from.
+        username: 'alice',
+        email: null,
       },
       keys: [],
     });

@@ -22,10 +22,15 @@ export function mailUsername(account: AccountRow): string {
   return account.email ?? account.login;
 }
 
+/** The account's address, if it has one (its own, or a login that is an address). */
+export function accountAddress(account: AccountRow): string | null {
+  return account.email ?? (account.login.includes('@') ? account.login.toLowerCase() : null);
+}
+
 /**
  * The address mail settings show (Apple's profile requires one): the account's, a login that is an address,
  * or else login@<mail host>, which the user may correct on the device.
  */
 export function mailAddress(account: AccountRow, mailHost: string): string {
-  return account.email ?? (account.login.includes('@') ? account.login.toLowerCase() : `${account.login}@${mailHost}`);
+  return accountAddress(account) ?? `${account.login}@${mailHost}`;
 }

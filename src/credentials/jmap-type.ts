@@ -1,14 +1,17 @@
 import type { TokenHasher } from '../auth/tokens.js';
 import type { CredentialChanges, CredentialFilter, CredentialKind, CredentialSort, DateCondition, Store } from '../db/store.js';
 import type { MethodContext } from '../jmap/context.js';
-import { MethodError, type SetError } from '../jmap/errors.js';
+import { normalizeMask } from '../auth/ipmask.js';
+import { isPermission } from '../auth/permissions.js';
+import { clip, MethodError, type SetError } from '../jmap/errors.js';
+import { splitTokens } from '../jmap/pointer.js';
 import type { ChangeEntry, Checked, FilterNode, SortKey, StandardType } from '../jmap/standard/type.js';
 import type { JsonObject } from '../jmap/types.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { nowSeconds, parseUtcDate } from '../util/utcdate.js';
 import { describeUngrantable, ungrantable } from './policy.js';
 import { scopePermissions, scopesOf } from './scopes.js';
-import { checkCredential, type CredentialInput } from './validate.js';
+import { checkCredential, describeInvalid, type CredentialInput } from './validate.js';
 import { credentialToPatchable, credentialToWire } from './wire.js';
 
 export const STALWART_CAPABILITY = 'urn:stalwart:jmap';
@@ -125,9 +128,28 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
     read: readWire,
     patchable: credentialToPatchable,
 
+    checkPatch(patch: JsonObject): SetError | undefined {
+      for (const key of Object.keys(patch)) {
+        const tokens = splitTokens(key);
+        if (tokens.length < 2) continue;
+        const value = patch[key];
+        const member = tokens[0] === 'allowedIps' && tokens.length === 2 ? { name: tokens[1] as string, valid: normalizeMask(tokens[1] as string) !== undefined, what: 'an IP address or CIDR mask (a / written ~1)' }
+          : tokens[0] === 'permissions' && tokens[1] === 'permissions' && tokens.length === 3 ? { name: tokens[2] as string, valid: isPermission(tokens[2] as string), what: 'a permission name' }
+            : undefined;
+        // Sets are patched one member at a time (RFC 8620 §5.3): the path must name a member, set to true or null.
+        if (!member || !member.valid || (value !== true && value !== null)) {
+          const description = member
+            ? `${clip(key)}: a patch into a set names ${member.what} and sets it to true (add) or null (remove)`
+            : `${clip(key)}: only allowedIps/<mask> and permissions/permissions/<name> may be patched below the top level`;
+          return { type: 'invalidPatch', description, properties: [tokens[0] as string] };
+        }
+      }
+      return undefined;
+    },
+
     check(_ctx, _accountId, input, existing): Checked<CredentialInput> {
       const checked = checkCredential(input);
-      if (!checked.ok) return { ok: false, error: { type: 'invalidProperties', properties: checked.invalid } };
+      if (!checked.ok) return { ok: false, error: { type: 'invalidProperties', properties: checked.invalid, description: describeInvalid(checked.invalid) } };
       return o.withScopes ? reconcileScopes(checked.value, input, existing) : checked;
     },
 

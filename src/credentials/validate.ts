@@ -2,7 +2,7 @@ import { normalizeMask } from '../auth/ipmask.js';
 import { isPermission, type PermissionMode } from '../auth/permissions.js';
 import { isPlainObject, type JsonObject, type JsonValue } from '../jmap/types.js';
 import { parseUtcDate } from '../util/utcdate.js';
-import { isScope, type Scope } from './scopes.js';
+import { isScope, SCOPES, type Scope } from './scopes.js';
 
 export const MAX_DESCRIPTION = 1000;
 export const MAX_ALLOWED_IPS = 100;
@@ -58,6 +58,20 @@ function parsePermissions(value: JsonValue | undefined): { mode: PermissionMode;
   const members = value.permissions === undefined ? [] : setMembers(value.permissions);
   if (!members || !members.every(isPermission)) return undefined;
   return { mode: type, list: [...new Set(members)] };
+}
+
+/** The rule each property breaks, for invalidProperties descriptions: say what a good value looks like. */
+export const RULES: Record<string, string> = {
+  description: `description must be a string of 1 to ${MAX_DESCRIPTION} characters, not only spaces`,
+  expiresAt: 'expiresAt must be null or a UTCDate such as 2027-01-01T00:00:00Z (UTC, whole seconds, a Z at the end)',
+  permissions: 'permissions must be {"@type":"Inherit"}, or {"@type":"Disable"|"Replace","permissions":[…]} with names from the permission list',
+  allowedIps: `allowedIps must be a list of at most ${MAX_ALLOWED_IPS} IP addresses or CIDR masks (prefix 8 or more)`,
+  scopes: `scopes must be null or a non-empty list of: ${SCOPES.join(', ')}`,
+};
+
+/** One description naming the rule of every invalid property. */
+export function describeInvalid(invalid: readonly string[]): string {
+  return invalid.map((p) => RULES[p] ?? `${p} is not a property that can be set`).join('; ');
 }
 
 /** Checks every property and names all the invalid ones at once (RFC 8620 §5.3 invalidProperties). */

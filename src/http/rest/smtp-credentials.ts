@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import { RateLimit } from '../../auth/throttle.js';
-import { mailAddress, mailUsername } from '../../auth/identity.js';
+import { accountAddress, mailAddress, mailUsername } from '../../auth/identity.js';
 import { normalizeMask } from '../../auth/ipmask.js';
 import type { AccountRow } from '../../db/store.js';
 import { AppPasswords, toRestKey } from '../../credentials/app-passwords.js';
@@ -55,7 +55,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const writes = new RateLimit(config.rest.writesPerWindow, windowMs);
   const connectionInfo = () => config.mail;
   /** The settings a mail client needs for this account: the servers and a user name that logs in. */
-  const accountConnection = (account: AccountRow) => ({ ...config.mail, username: mailUsername(account), email: mailAddress(account, config.mail.imap.serverName) });
+  const accountConnection = (account: AccountRow) => ({ ...config.mail, username: mailUsername(account), email: accountAddress(account) });
 
   const auth = requireAuth(services, (c, status, detail) =>
     restError(c, status, status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'rate_limited', detail));
