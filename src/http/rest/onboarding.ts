@@ -90,6 +90,28 @@ ${[
 }
 
 /**
+ * The same settings as a small page, for devices that cannot install an Apple profile (Android, Windows, web
+ * mail clients): each server with its port and security, the user name and the password, to type or copy.
+ */
+export function settingsPage(info: ConnectionInfo, account: { username: string; email: string; name: string; password: string; scopes: readonly string[] }): string {
+  const e = xml;
+  const rows: [string, string][] = [['Email address', account.email], ['User name', account.username], ['Password', account.password]];
+  const offered = (scope: 'imap' | 'pop3' | 'smtp') => info[scope].enabled && (account.scopes.includes(scope) || account.scopes.includes('app'));
+  if (offered('imap')) rows.push(['Incoming (IMAP)', `${info.imap.serverName}, port ${info.imap.securePort}, SSL/TLS`]);
+  if (offered('pop3')) rows.push(['Incoming (POP3)', `${info.pop3.serverName}, port ${info.pop3.securePort}, SSL/TLS`]);
+  if (offered('smtp')) rows.push(['Outgoing (SMTP)', `${info.smtp.serverName}, port ${info.smtp.securePort}, SSL/TLS (or ${info.smtp.port}, STARTTLS)`]);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>Mail settings: ${e(account.name)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:1.5rem;max-width:40rem}dt{font-weight:600;margin-top:.75rem}dd{margin:0;font-family:ui-monospace,monospace;word-break:break-all}</style>
+</head><body><h1>Mail settings for ${e(account.name)}</h1>
+<p>Add an account in your mail app (choose IMAP, or "other account") and enter these settings. This page is shown once: keep it open until the account works.</p>
+<dl>${rows.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join('')}</dl>
+</body></html>
+`;
+}
+
+/**
  * One-time download links for a mobile key's profile: the only place the new secret lives after the create
  * response, in memory for a few minutes, handed out once (the QR-code pattern of Fastmail and Bongo).
  */
@@ -105,6 +127,12 @@ export class OneTimeLinks<T> {
     const token = randomBytes(32).toString('base64url');
     this.links.set(token, { value, until: now + this.ttlMs });
     return token;
+  }
+
+  /** The value without using the link up (a HEAD request, a link preview). */
+  peek(token: string): T | undefined {
+    const link = this.links.get(token);
+    return link && link.until > Date.now() ? link.value : undefined;
   }
 
   take(token: string): T | undefined {

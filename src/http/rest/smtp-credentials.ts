@@ -11,7 +11,7 @@ import { MOBILE_SCOPES, PLATFORMS, SCOPES } from '../../credentials/scopes.js';
 import type { Services } from '../../services.js';
 import { requireAuth, type AppEnv } from '../auth-middleware.js';
 import { restError } from './errors.js';
-import { autoconfigXml, mobileconfig, OneTimeLinks } from './onboarding.js';
+import { autoconfigXml, mobileconfig, OneTimeLinks, settingsPage } from './onboarding.js';
 
 const Name = v.pipe(v.string('name must be a string'), v.trim(), v.minLength(1, 'name is required'), v.maxLength(100, 'name must be 100 characters or less'));
 const CreateBody = v.strictObject({
@@ -41,6 +41,8 @@ const MobileBody = v.strictObject({
 });
 
 const PROFILE_LINK_TTL_MS = 10 * 60 * 1000;
+/** Platforms that install an Apple configuration profile. */
+const APPLE = new Set(['ios', 'macos']);
 /** Where the one-time .mobileconfig links of POST /api/smtp-credentials/mobile point (the QR code's content). */
 export const PROFILE_PATH = '/api/mobileconfig/';
 
@@ -49,7 +51,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { config } = services;
   const passwords = new AppPasswords(services.store, services.hasher, config.maxAppPasswordsPerAccount);
-  const profiles = new OneTimeLinks<{ username: string; email: string; name: string; password: string }>(PROFILE_LINK_TTL_MS);
+  const profiles = new OneTimeLinks<{ username: string; email: string; name: string; password: string; platform: string; scopes: string[] }>(PROFILE_LINK_TTL_MS);
   const windowMs = config.rest.windowSeconds * 1000;
   const reads = new RateLimit(config.rest.readsPerWindow, windowMs);
   const writes = new RateLimit(config.rest.writesPerWindow, windowMs);
@@ -121,18 +123,28 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const made = passwords.create(c.var.principal, { name, scopes: MOBILE_SCOPES, platform, deviceId });
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     const { account } = c.var.principal;
-    const link = profiles.add({ username: mailUsername(account), email: mailAddress(account, config.mail.imap.serverName), name, password: made.token });
-    return c.json({ ...made.key, apiKey: made.token, mobileconfigUrl: `${config.publicUrl}${PROFILE_PATH}${link}` }, 201);
+    const link = profiles.add({ username: mailUsername(account), email: mailAddress(account, config.mail.imap.serverName), name, password: made.token, platform, scopes: made.key.scopes });
+    const setupUrl = `${config.publicUrl}${PROFILE_PATH}${link}`;
+    // Apple devices install a profile; the others get a page of settings to type in (same one-time link).
+    return c.json({ ...made.key, apiKey: made.token, setupUrl, ...(APPLE.has(platform) ? { mobileconfigUrl: setupUrl } : {}) }, 201);
   });
 
   // The one-time link is the capability: no other auth, single use, minutes long. It lives outside the
   // authenticated tree (and a static segment beside /:keyId would push Hono off its RegExpRouter).
+  // Hono answers HEAD with the GET handler: a HEAD (a link preview, a mail scanner) only looks, it never uses
+  // the link up; only a GET that serves the profile does.
   app.get(`${PROFILE_PATH}:token`, (c) => {
-    const profile = profiles.take(c.req.param('token'));
+    const token = c.req.param('token');
+    const head = c.req.method === 'HEAD';
+    const profile = head ? profiles.peek(token) : profiles.take(token);
     if (!profile) return restError(c, 404, 'not_found', 'This profile link was used already or has expired');
-    c.header('Content-Disposition', 'attachment; filename="mail.mobileconfig"');
     c.header('Cache-Control', 'no-store');
-    return c.body(mobileconfig(connectionInfo(), profile), 200, { 'Content-Type': 'application/x-apple-aspen-config' });
+    if (!APPLE.has(profile.platform)) {
+      c.header('Referrer-Policy', 'no-referrer');
+      return c.body(head ? '' : settingsPage(connectionInfo(), profile), 200, { 'Content-Type': 'text/html; charset=utf-8' });
+    }
+    c.header('Content-Disposition', 'attachment; filename="mail.mobileconfig"');
+    return c.body(head ? '' : mobileconfig(connectionInfo(), profile), 200, { 'Content-Type': 'application/x-apple-aspen-config' });
   });
 
   const notFound = (c: Context) => restError(c, 404, 'not_found', 'No such key');

@@ -652,7 +652,7 @@ $('#app-form').addEventListener('submit', (event) => {
   const form = event.currentTarget;
   const scopes = $$('input[name=scopes]:checked', form).map((i) => i.value);
   restCreate(form, 'app', REST, { name: form.elements.name.value.trim(), scopes }, (made) => {
-    showSecret({ title: `App password ${quoted(made.name)} created`, label: 'App password', secret: made.apiKey, kind: 'appPassword' });
+    showSecret({ title: `App password ${quoted(made.name)} created`, label: 'App password', secret: made.apiKey, kind: 'appPassword', scopes: made.scopes });
   });
 });
 
@@ -668,7 +668,8 @@ $('#mobile-form').addEventListener('submit', (event) => {
   const form = event.currentTarget;
   const body = { name: form.elements.name.value.trim(), platform: form.elements.platform.value, deviceId: form.elements.deviceId.value.trim() };
   restCreate(form, 'mobile', `${REST}/mobile`, body, (made) => {
-    showSecret({ title: `${quoted(made.name)} is ready to set up`, label: 'App password', secret: made.apiKey, kind: 'appPassword', profileUrl: made.mobileconfigUrl });
+    showSecret({ title: `${quoted(made.name)} is ready to set up`, label: 'App password', secret: made.apiKey, kind: 'appPassword',
+      profileUrl: made.setupUrl, apple: Boolean(made.mobileconfigUrl), scopes: made.scopes });
   });
 });
 
@@ -684,16 +685,18 @@ async function qrImage(url) {
   return h('img', { id: 'qr-image', src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, alt: 'QR code of the one-time setup link' });
 }
 
-function mailSettings() {
-  const pairs = [['User name', data.login]];
+/** The settings a mail app needs: only the protocols the password's scopes allow, and the name that logs in. */
+function mailSettings(scopes) {
+  const pairs = [['User name', connectionInfo?.username ?? data.login]];
+  const allowed = (p) => !scopes || scopes.includes('app') || scopes.includes(p);
   for (const [p, label] of PROTOCOLS) {
     const info = connectionInfo?.[p];
-    if (info?.enabled) pairs.push([label, `${info.serverName}, port ${info.securePort} (TLS) or ${info.port} (STARTTLS)`]);
+    if (info?.enabled && allowed(p)) pairs.push([label, `${info.serverName}, port ${info.securePort} (TLS) or ${info.port} (STARTTLS)`]);
   }
   return h('dl', { class: 'pairs' }, pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
-async function showSecret({ title, label, secret, kind, profileUrl }) {
+async function showSecret({ title, label, secret, kind, profileUrl, apple, scopes }) {
   $('#secret-title').textContent = title;
   $('#secret-label').textContent = label;
   $('#secret-value').value = secret;
@@ -706,8 +709,16 @@ async function showSecret({ title, label, secret, kind, profileUrl }) {
   } else {
     if (!connectionInfo) connectionInfo = (await http(REST).catch(() => null))?.connectionInfo ?? null;
     if (profileUrl) {
-      const box = h('div', { class: 'qr' }, h('p', {}, 'Scan this code with the device’s camera to install a mail profile with this password ',
-        '(Apple devices). The link works ', h('strong', {}, 'once'), ' and expires in 10 minutes. On other devices, enter the settings below by hand.'));
+      const box = h('div', { class: 'qr' }, h('p', {}, 'Scan this code with the device’s camera to ',
+        apple ? 'install a mail profile with this password' : 'open a page with the mail settings and this password',
+        '. The link works ', h('strong', {}, 'once'), ' and expires in 10 minutes.'),
+        // On the phone itself there is nothing to scan: the same link, to tap.
+        h('p', {}, h('a', { id: 'qr-link', href: profileUrl, rel: 'noreferrer' }, apple ? 'On this device? Install the profile' : 'On this device? Open the settings')));
+      const linkHost = new URL(profileUrl).hostname;
+      if (/^(127\.|0\.0\.0\.0$|\[?::1?\]?$|localhost$)/i.test(linkHost)) {
+        box.append(h('p', { class: 'alert', id: 'qr-loopback', role: 'status' }, `This link points at ${linkHost}, which a phone cannot reach. `,
+          'The server needs JMAP_KEYS_PUBLIC_URL set to an address the phone can open.'));
+      }
       extra.append(box);
       try {
         box.prepend(await qrImage(profileUrl));
@@ -715,7 +726,7 @@ async function showSecret({ title, label, secret, kind, profileUrl }) {
         box.append(h('p', { class: 'field-error' }, err.message));
       }
     }
-    extra.append(h('p', { class: 'muted small' }, 'Mail app settings:'), mailSettings());
+    extra.append(h('p', { class: 'muted small' }, 'Mail app settings:'), mailSettings(scopes));
   }
   openDialog($('#secret-dialog'), $('#secret-copy'));
 }
