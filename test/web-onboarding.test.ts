@@ -1,0 +1,76 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount } from './helpers/accounts.js';
+import { chromiumPath, launchChromium, screenshot } from './helpers/browser.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const executable = chromiumPath();
+const suite = executable || process.env.CI ? describe : describe.skip;
+const PHONE = { width: 375, height: 740 };
+
+suite('web page on a phone: setting up a device (real Chromium)', () => {
+  let s: TestServer;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    // POP3 on, so the page has a protocol to leave out for an imap+smtp password.
+    s = await startTestServer({ JMAP_KEYS_POP3_ENABLED: 'true', JMAP_KEYS_REST_WRITES_PER_WINDOW: '1000' });
+    await createAccount(s, 'alice', 'alice-password-1');
+    browser = await launchChromium(executable as string);
+    const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, timezoneId: 'UTC', locale: 'en-GB' });
+    ctx.setDefaultTimeout(5000);
+    page = await ctx.newPage();
+    await page.goto(`${s.url}/web/`);
+    await page.getByLabel('Login').fill('alice');
+    await page.getByLabel('Password').fill('alice-password-1');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await s?.stop();
+  });
+
+  const addPhone = async (platform: string) => {
+    await page.goto(`${s.url}/web/#app-passwords`);
+    await page.getByRole('heading', { name: 'App Passwords' }).waitFor();
+    await page.getByRole('button', { name: 'Add a phone or tablet' }).click();
+    const dialog = page.locator('#mobile-dialog');
+    await dialog.getByLabel('Name').fill(`my ${platform}`);
+    await dialog.getByLabel('Platform').selectOption(platform);
+    await dialog.getByLabel('Device identifier').fill(`${platform}-1`);
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await page.locator('#secret-dialog').waitFor();
+    await page.locator('#qr-image').waitFor();
+  };
+
+  it('shows a tappable link beside the QR code, only the password\'s protocols, and says the link points at loopback', async () => {
+    await addPhone('ios');
+    const link = page.locator('#qr-link');
+    await expect(link.isVisible()).resolves.toBe(true);
+    const href = await link.getAttribute('href');
+    expect(href).toMatch(new RegExp(`^${s.services.config.publicUrl}/api/mobileconfig/`));
+    await expect(link.textContent()).resolves.toMatch(/Install the profile/);
+    const settings = await page.locator('#secret-extra dl').textContent();
+    expect(settings).toContain('IMAP');
+    expect(settings).toContain('SMTP');
+    expect(settings).not.toContain('POP3');
+    await expect(page.locator('#qr-loopback').textContent()).resolves.toMatch(/points at 127\.0\.0\.1, which a phone cannot reach/);
+    await screenshot(page, 'onboarding-phone-ios', { fullPage: false });
+    // The page only showed the link: it still works, once.
+    expect((await fetch(href as string)).status).toBe(200);
+    expect((await fetch(href as string)).status).toBe(404);
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+  });
+
+  it('an Android phone gets a link to a settings page, which a tap opens', async () => {
+    await addPhone('android');
+    await expect(page.locator('#qr-link').textContent()).resolves.toMatch(/Open the settings/);
+    await page.locator('#qr-link').click();
+    await page.getByRole('heading', { name: /Mail settings for my android/ }).waitFor();
+    await expect(page.locator('body').textContent()).resolves.toMatch(/rm_[A-Za-z0-9_-]+/);
+    await screenshot(page, 'onboarding-phone-android-settings', { fullPage: false });
+  });
+});
