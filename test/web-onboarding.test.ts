@@ -73,4 +73,24 @@ suite('web page on a phone: setting up a device (real Chromium)', () => {
     await expect(page.locator('body').textContent()).resolves.toMatch(/rm_[A-Za-z0-9_-]+/);
     await screenshot(page, 'onboarding-phone-android-settings', { fullPage: false });
   });
+
+  it('names every bad line of allowed IPs, before sending and after the server refuses', async () => {
+    await page.goto(`${s.url}/web/#api-keys`);
+    await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    const dialog = page.locator('#cred-dialog');
+    await dialog.getByLabel('Description').fill('office');
+    await dialog.getByLabel('Allowed IPs').fill('192.0.2.1\nmy-office\n10.0.0.0/8\nhome router');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const error = page.locator('#cred-allowedIps-error');
+    await expect.poll(() => error.textContent()).toContain('line 2: “my-office” is not an IP address');
+    await expect(error.textContent()).resolves.toContain('line 4: “home router” is not an IP address');
+    // Plausible in shape, refused by the server: the page still says which lines.
+    await dialog.getByLabel('Allowed IPs').fill('10.0.0.0/4\n192.0.2.1\n300.1.1.1');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await expect.poll(() => error.textContent()).toContain('line 1: “10.0.0.0/4”');
+    await expect(error.textContent()).resolves.toContain('line 3: “300.1.1.1”');
+    await expect(error.textContent()).resolves.not.toContain('192.0.2.1');
+    await page.keyboard.press('Escape');
+  });
 });

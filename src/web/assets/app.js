@@ -156,7 +156,12 @@ function setError(err) {
   const fields = {};
   for (const property of err.properties ?? []) {
     const field = String(property).split('/')[0];
-    fields[field] = err.description ? sentence(err.description) : FIELD_MESSAGES[field] ?? 'This value is not valid.';
+    // The page's own words per field first: the server's description covers every property at once.
+    fields[field] = FIELD_MESSAGES[field] ?? (err.description ? sentence(err.description) : 'This value is not valid.');
+    if (field === 'allowedIps') {
+      const bad = sentIpLines.filter(([, l]) => !isIpMask(l));
+      if (bad.length > 0) fields[field] += ` Check ${namedLines(bad)}.`;
+    }
   }
   const message = Object.keys(fields).length > 0 ? 'Please correct the marked fields.'
     : sentence(err.description ?? ERROR_TYPES[err.type] ?? `The server refused it (${err.type})`);
@@ -473,15 +478,35 @@ function openCredDialog(kind, original = null) {
   openDialog($('#cred-dialog'), form.elements.description);
 }
 
-/** Loose check only (characters and shape); the server validates strictly and its verdict is shown the same way. */
+/** Whether a line is an IPv4/IPv6 address or CIDR mask (prefix 8 or more); the server checks again, strictly. */
+function isIpMask(line) {
+  const [addr, prefix, extra] = line.split('/');
+  if (extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
+  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) && (prefix === undefined || (Number(prefix) >= 8 && Number(prefix) <= 32));
+  if (!/^[0-9A-Fa-f:.]+$/.test(addr) || !addr.includes(':') || (addr.match(/::/g) ?? []).length > 1) return false;
+  const groups = addr.split(':');
+  if (groups.length > 8 || groups.some((g) => g.length > 4 && !g.includes('.'))) return false;
+  return prefix === undefined || (Number(prefix) >= 8 && Number(prefix) <= 128);
+}
+
+/** The allowed-IP lines last sent, numbered, so a server refusal can name the lines at fault. */
+let sentIpLines = [];
+const namedLines = (bad) => bad.slice(0, 10).map(([n, l]) => `line ${n}: ${quoted(l.slice(0, 60))}`).join('; ')
+  + (bad.length > 10 ? `; and ${bad.length - 10} more` : '');
+
+/** Loose check only (characters and shape) before sending; every bad line is named, not just the first. */
 const LOOKS_LIKE_IP = /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/;
 
 function readCredForm(form, kind) {
-  const lines = form.elements.allowedIps.value.split('\n').map((l) => l.trim()).filter(Boolean);
-  const bad = lines.find((l) => !LOOKS_LIKE_IP.test(l));
-  if (bad !== undefined) {
+  const numbered = form.elements.allowedIps.value.split('\n').map((l, i) => [i + 1, l.trim()]).filter(([, l]) => l);
+  const lines = numbered.map(([, l]) => l);
+  sentIpLines = numbered;
+  const bad = numbered.filter(([, l]) => !LOOKS_LIKE_IP.test(l));
+  if (bad.length > 0) {
     throw new ApiError('Please correct the marked fields.', {
-      allowedIps: `${quoted(bad.slice(0, 60))} is not an IP address or CIDR mask. Write one per line, like 192.0.2.10 or 10.0.0.0/8.`,
+      allowedIps: `${bad.slice(0, 10).map(([n, l]) => `line ${n}: ${quoted(l.slice(0, 60))} is not an IP address or CIDR mask`).join('; ')}`
+        + `${bad.length > 10 ? `; and ${bad.length - 10} more` : ''}. Write one per line, like 192.0.2.10 or 10.0.0.0/8.`,
     });
   }
   const values = {
