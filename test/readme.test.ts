@@ -72,6 +72,8 @@ describe('README CLI section, run as written', () => {
     const before = await s.api(bearer(s.adminToken), [['x:ApiKey/query', {}, 'q']]);
     const { stdout } = await promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', blocks[0] as string], { env, cwd: new URL('..', import.meta.url) });
     expect(stdout).toMatch(/^2 deleted, 0 failed$/m);
+    // The last line: `npm run -s cli … --json | jq length` counted the keys left (the admin key).
+    expect(stdout.trim().split('\n').at(-1)).toBe('1');
     const after = await s.api(bearer(s.adminToken), [['x:ApiKey/query', {}, 'q']]);
     expect(after.status).toBe(200);
     expect(after.body.methodResponses[0][1].ids).toEqual(before.body.methodResponses[0][1].ids);
