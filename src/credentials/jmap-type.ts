@@ -131,17 +131,18 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
     checkPatch(patch: JsonObject): SetError | undefined {
       for (const key of Object.keys(patch)) {
         const tokens = splitTokens(key);
-        if (tokens.length < 2) continue;
+        // Sets are patched one member at a time (RFC 8620 §5.3): below allowedIps or permissions/permissions
+        // the path must name a member (an IP mask, a permission name), set to true or null.
+        const [set, what, member, deeper] = tokens[0] === 'allowedIps'
+          ? ['allowedIps', 'an IP address or CIDR mask (a / written ~1)', tokens[1], tokens.length > 2]
+          : tokens[0] === 'permissions' && tokens[1] === 'permissions'
+            ? ['permissions', 'a permission name', tokens[2], tokens.length > 3]
+            : [undefined, '', undefined, false];
+        if (set === undefined || member === undefined) continue;
+        const valid = set === 'allowedIps' ? normalizeMask(member) !== undefined : isPermission(member);
         const value = patch[key];
-        const member = tokens[0] === 'allowedIps' && tokens.length === 2 ? { name: tokens[1] as string, valid: normalizeMask(tokens[1] as string) !== undefined, what: 'an IP address or CIDR mask (a / written ~1)' }
-          : tokens[0] === 'permissions' && tokens[1] === 'permissions' && tokens.length === 3 ? { name: tokens[2] as string, valid: isPermission(tokens[2] as string), what: 'a permission name' }
-            : undefined;
-        // Sets are patched one member at a time (RFC 8620 §5.3): the path must name a member, set to true or null.
-        if (!member || !member.valid || (value !== true && value !== null)) {
-          const description = member
-            ? `${clip(key)}: a patch into a set names ${member.what} and sets it to true (add) or null (remove)`
-            : `${clip(key)}: only allowedIps/<mask> and permissions/permissions/<name> may be patched below the top level`;
-          return { type: 'invalidPatch', description, properties: [tokens[0] as string] };
+        if (!valid || deeper || (value !== true && value !== null)) {
+          return { type: 'invalidPatch', description: `${clip(key)}: a patch into a set names ${what} and sets it to true (add) or null (remove)`, properties: [set] };
         }
       }
       return undefined;
