@@ -120,3 +120,35 @@ describe('errors that say what to do (issue 14, point 6)', () => {
     expect(unknown.stderr).not.toMatch(/secret|allowedIps/);
   });
 });
+
+describe('account addresses on the command line (issue 14, point 1)', () => {
+  it('account create --email and account email store the address lower-cased, unique across logins and addresses', async () => {
+    const env = cleanEnv({ JMAP_KEYS_DATA: s.dir });
+    const made = await runBin(['account', 'create', 'erin', '--email', 'Erin@Example.COM', '--password', 'erin-password'], env);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toContain('Created account erin <erin@example.com>');
+    expect(s.services.store.accountByEmail('ERIN@example.com')?.login).toBe('erin');
+    // Basic accepts the address as well as the login.
+    expect((await s.api(basic('erin@example.com', 'erin-password'), [['x:ApiKey/query', {}, 'q']])).status).toBe(200);
+
+    const taken = await runBin(['account', 'create', 'frank', '--email', 'erin@example.com', '--password', 'frank-password'], env);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/already names an account/);
+    const loginTaken = await runBin(['account', 'create', 'erin@example.com', '--password', 'other-password'], env);
+    expect(loginTaken.code).toBe(1);
+    const bad = await runBin(['account', 'create', 'gina', '--email', 'not-an-address'], env);
+    expect(bad.code).toBe(2);
+
+    const set = await runBin(['account', 'email', 'alice', 'Alice@Example.org'], env);
+    expect(set.code, set.stderr).toBe(0);
+    const list = await rest('GET', '', alice);
+    expect(list.body.connectionInfo).toMatchObject({ username: 'alice@example.org', email: 'alice@example.org' });
+    const clash = await runBin(['account', 'email', 'alice', 'erin@example.com'], env);
+    expect(clash.code).toBe(1);
+    const cleared = await runBin(['account', 'email', 'alice'], env);
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect((await rest('GET', '', alice)).body.connectionInfo).toMatchObject({ username: 'alice', email: null });
+    const listed = await runBin(['account', 'list', '--json'], env);
+    expect(JSON.parse(listed.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ login: 'erin', email: 'erin@example.com' })]));
+  });
+});

@@ -116,6 +116,22 @@ export async function accountList(env: NodeJS.ProcessEnv, flags: LocalFlags & { 
   });
 }
 
+/** Sets (or, without an address, removes) an account's mail address: its mail user name from then on. */
+export async function accountEmail(env: NodeJS.ProcessEnv, flags: LocalFlags, login: string, address: string | undefined, out: Output): Promise<void> {
+  const email = checkEmail(address);
+  await withStore(env, flags, true, (store) => {
+    const outcome = store.transaction(() => {
+      const account = requireAccount(store, login);
+      const other = email === undefined ? undefined : accountForName(store, email);
+      if (other && other.id !== account.id) return `the address ${email} already names another account`;
+      store.setAccountEmail(account.id, email ?? null);
+      return undefined;
+    });
+    if (outcome) throw new CliError(outcome, EXIT.failed);
+    out.out(email ? `${login} now has the address ${email}: mail apps log in with it` : `${login} has no address now: mail apps log in with ${login}`);
+  });
+}
+
 export async function accountPasswd(env: NodeJS.ProcessEnv, flags: LocalFlags & { password?: string }, login: string, out: Output): Promise<void> {
   const given = checkPassword(flags.password);
   const password = given ?? generatePassword();

@@ -201,6 +201,13 @@ ${REMOTE_HELP}`)
     .action(async (opts: LocalFlags & { json?: boolean }) => {
       await (await local()).accountList(env, opts, out);
     });
+  localOptions(account.command('email')
+    .description('set the account\'s mail address (its mail user name); without an address, remove it')
+    .argument('<login>', 'login name')
+    .argument('[address]', 'e.g. alice@example.com'))
+    .action(async (login: string, address: string | undefined, opts: LocalFlags) => {
+      await (await local()).accountEmail(env, opts, login, address, out);
+    });
   localOptions(account.command('passwd')
     .description('set an account password; without --password one is generated and printed once')
     .argument('<login>', 'login name')

@@ -141,6 +141,8 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     c.header('Cache-Control', 'no-store');
     if (!APPLE.has(profile.platform)) {
       c.header('Referrer-Policy', 'no-referrer');
+      // A page that holds a password: nothing loads, nothing runs, nothing frames it.
+      c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'");
       return c.body(head ? '' : settingsPage(connectionInfo(), profile), 200, { 'Content-Type': 'text/html; charset=utf-8' });
     }
     c.header('Content-Disposition', 'attachment; filename="mail.mobileconfig"');
