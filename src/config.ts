@@ -79,7 +79,7 @@ export function reachabilityWarnings(config: Config): string[] {
   const host = new URL(config.publicUrl).hostname;
   if (UNSPECIFIED.has(host) || isLoopback(host)) {
     out.push(`generated links (the session's apiUrl, phone QR codes, autoconfig, profile links) name ${host}, which no other device reaches: set JMAP_KEYS_PUBLIC_URL to the address phones and mail clients use`);
-  } else if (!config.publicUrlExplicit) {
+  } else if (!config.publicUrlExplicit && UNSPECIFIED.has(config.host)) {
     out.push(`generated links name ${config.publicUrl} (a guess from this machine's addresses): set JMAP_KEYS_PUBLIC_URL to the address phones and mail clients use`);
   }
   const mailHosts = [...new Set(Object.values(config.mail).filter((p) => p.enabled).map((p) => p.serverName))];
