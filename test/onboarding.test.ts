@@ -152,3 +152,24 @@ describe('account addresses on the command line (issue 14, point 1)', () => {
     expect(JSON.parse(listed.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ login: 'erin', email: 'erin@example.com' })]));
   });
 });
+
+describe('introspection names the same identity as every setting (issue 14, point 1)', () => {
+  it('answers with the mail user name and accepts only it as the claimed username', async () => {
+    const admin = bearer(s.adminToken);
+    const internal = (await (await fetch(`${s.url}/api/smtp-credentials`, { method: 'POST', headers: { Authorization: admin, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'dovecot', scopes: ['internal'] }) })).json()).apiKey as string;
+    const env = cleanEnv({ JMAP_KEYS_DATA: s.dir });
+    expect((await runBin(['account', 'create', 'hank', '--email', 'hank@example.com', '--password', 'hank-password'], env)).code).toBe(0);
+    const hank = basic('hank', 'hank-password');
+    const key = (await (await fetch(`${s.url}/api/smtp-credentials`, { method: 'POST', headers: { Authorization: hank, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'mail', scopes: ['imap'] }) })).json()).apiKey as string;
+    const ask = async (form: Record<string, string>) => (await fetch(`${s.url}/internal/introspect`, {
+      method: 'POST', headers: { Authorization: bearer(internal), 'Content-Type': 'application/x-www-form-urlencoded', 'X-Dovecot-Auth-Service': 'imap' },
+      body: new URLSearchParams(form).toString() })).json();
+    expect(await ask({ token: key })).toMatchObject({ active: true, username: 'hank@example.com', scope: 'imap' });
+    expect(await ask({ token: key, username: 'Hank@Example.com' })).toMatchObject({ active: true });
+    expect(await ask({ token: key, username: 'hank' })).toEqual({ active: false });
+    // The connection info and the settings name that same user name.
+    expect((await rest('GET', '', hank)).body.connectionInfo.username).toBe('hank@example.com');
+  });
+});
