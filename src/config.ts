@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import * as v from 'valibot';
 import { normalizeMask } from './auth/ipmask.js';
 
@@ -58,6 +59,37 @@ const ConfigSchema = v.strictObject({
 
 export type Config = ReturnType<typeof toConfig>;
 
+const UNSPECIFIED = new Set(['0.0.0.0', '::', '[::]', '']);
+const isLoopback = (host: string) => /^127\./.test(host) || host === '::1' || host === '[::1]' || host.toLowerCase() === 'localhost';
+
+/**
+ * The host generated links name when JMAP_KEYS_PUBLIC_URL is not set: the listen address, except that an
+ * unspecified one (0.0.0.0, ::) is no address at all for a client, so this machine's first non-loopback IPv4
+ * address is named instead (the start-up warning says to set the public URL).
+ */
+function defaultPublicHost(host: string): string {
+  if (!UNSPECIFIED.has(host)) return host;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/** Warnings for generated URLs and mail host names that other devices (a phone, a mail client) cannot reach. */
+export function reachabilityWarnings(config: Config): string[] {
+  const out: string[] = [];
+  const host = new URL(config.publicUrl).hostname;
+  if (UNSPECIFIED.has(host) || isLoopback(host)) {
+    out.push(`generated links (the session's apiUrl, phone QR codes, autoconfig, profile links) name ${host}, which no other device reaches: set JMAP_KEYS_PUBLIC_URL to the address phones and mail clients use`);
+  } else if (!config.publicUrlExplicit && UNSPECIFIED.has(config.host)) {
+    out.push(`generated links name ${config.publicUrl} (a guess from this machine's addresses): set JMAP_KEYS_PUBLIC_URL to the address phones and mail clients use`);
+  }
+  const mailHosts = [...new Set(Object.values(config.mail).filter((p) => p.enabled).map((p) => p.serverName))];
+  const bad = mailHosts.filter((h) => UNSPECIFIED.has(h) || isLoopback(h));
+  if (bad.length > 0) out.push(`mail clients are told to connect to ${bad.join(', ')}: set JMAP_KEYS_MAIL_HOSTNAME to your IMAP/SMTP server's name`);
+  return out;
+}
+
 function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
   const data = raw.DATA;
   const mailHost = (p: 'SMTP' | 'IMAP' | 'POP3') => ({
@@ -66,7 +98,8 @@ function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
     securePort: raw[`${p}_SECURE_PORT`],
     enabled: raw[`${p}_ENABLED`],
   });
-  const publicUrl = (raw.PUBLIC_URL ?? `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}`).replace(/\/+$/, '');
+  const publicHost = defaultPublicHost(raw.HOST);
+  const publicUrl = (raw.PUBLIC_URL ?? `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${raw.PORT}`).replace(/\/+$/, '');
   return {
     host: raw.HOST,
     port: raw.PORT,

@@ -15,8 +15,9 @@ async function main(): Promise<void> {
   }
   const base = config.publicUrl;
   await runServer(config, { out: (l) => console.log(l), err: (l) => console.error(l) }, (key) => [
-    `export TOKEN=${key}`,
-    `curl -s ${base}/jmap/session -H "Authorization: Bearer $TOKEN"`,
+    `export JMAP_KEYS_URL=${base}`,
+    `export TOKEN=${key} JMAP_KEYS_TOKEN=${key}`,
+    'curl -s "$JMAP_KEYS_URL/jmap/session" -H "Authorization: Bearer $TOKEN"',
   ]);
 }
 

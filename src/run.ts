@@ -1,6 +1,6 @@
 import { describeStore } from './db/open.js';
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
-import type { Config } from './config.js';
+import { reachabilityWarnings, type Config } from './config.js';
 import { startServer, type RunningServer } from './server.js';
 
 export interface RunOutput {
@@ -32,6 +32,7 @@ export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: s
     ].join('\n'));
   }
   io.out(`jmap-keys: listening on ${running.url} (database ${describeStore(config)})`);
+  for (const warning of reachabilityWarnings(running.services.config)) io.err(`jmap-keys: warning: ${warning}`);
   const stop = () => {
     running.close().then(() => process.exit(0), () => process.exit(1));
   };

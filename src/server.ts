@@ -31,8 +31,13 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const server: ServerType = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info: AddressInfo) => {
       server.off('error', onError);
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-      // Port 0 means "any free port": the public URL can only be known now.
-      if (!config.publicUrlExplicit) config.publicUrl = `http://${host}:${info.port}`;
+      // Port 0 means "any free port": the public URL's port can only be known now (its host stays the one
+      // config chose, never an unspecified listen address).
+      if (!config.publicUrlExplicit) {
+        const url = new URL(config.publicUrl);
+        url.port = String(info.port);
+        config.publicUrl = url.origin;
+      }
       resolve({
         services,
         port: info.port,

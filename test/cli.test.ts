@@ -235,8 +235,8 @@ describe('jmap-keys remote commands', () => {
       // The server says no: exit 1 with its error type and description.
       [['get', 'api-key', 'zzzz'], 1, /^error: ApiKey zzzz not found$/m],
       [['update', 'api-key', 'zzzz', '--field', 'description=x'], 1, /^error: notFound.*\(update ApiKey zzzz\)$/m],
-      [['create', 'api-key', '--field', 'description=x', '--field', 'expiresAt=tomorrow'], 1, /^error: invalidProperties: properties expiresAt \(create ApiKey n0\)$/m],
-      [['query', 'api-key', '--where', 'expiresAt>soon'], 1, /^error: invalidArguments: expiresAtIsGreaterThan must be a UTCDate/],
+      [['create', 'api-key', '--field', 'description=x', '--field', 'expiresAt=tomorrow'], 1, /^error: invalidProperties: expiresAt must be null or a UTCDate such as 2027-01-01T00:00:00Z .*; properties expiresAt \(create ApiKey n0\)$/m],
+      [['query', 'api-key', '--where', 'expiresAt>soon'], 2, /^error: --where expiresAt>soon: expiresAt takes a UTCDate/],
       // Cannot reach or authenticate: exit 3.
       [['get', 'api-key', 'b', '--url', 'http://127.0.0.1:1'], 3, /^error: cannot reach http:\/\/127\.0\.0\.1:1\/ \(ECONNREFUSED\)$/m],
       [['get', 'api-key', 'b', '--api-key', 'API_not-a-real-key'], 3, /^error: authentication failed: .*HTTP 401/],

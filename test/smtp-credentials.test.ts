@@ -31,6 +31,9 @@ describe('/api/smtp-credentials', () => {
         smtp: { serverName: 'mail.example.com', port: 587, securePort: 465, enabled: true },
         pop3: { serverName: 'mail.example.com', port: 110, securePort: 995, enabled: false },
         imap: { serverName: 'mail.example.com', port: 143, securePort: 993, enabled: true },
+        // The user name mail clients log in with (the address, else the login) and the address they send from.
+        username: 'alice',
+        email: null,
       },
       keys: [],
     });
@@ -165,14 +168,15 @@ describe('/api/smtp-credentials', () => {
 });
 
 describe('the same key on both faces', () => {
-  it('REST keys appear as x:AppPassword with read-only scopes; JMAP ones in the REST list; revoking on either side revokes both', async () => {
+  it('REST keys appear as x:AppPassword with their scopes; JMAP ones in the REST list; revoking on either side revokes both', async () => {
     const made = await rest('POST', '', alice, { name: 'both faces', scopes: ['imap', 'smtp'] });
     const got = await s.api(alice, [['x:AppPassword/get', { ids: [made.body.id] }, 'g'], ['x:ApiKey/get', { ids: [made.body.id] }, 'k']]);
     expect(got.body.methodResponses[0][1].list[0]).toMatchObject({ id: made.body.id, description: 'both faces', secret: '****', scopes: ['imap', 'smtp'],
       permissions: { '@type': 'Replace', permissions: expect.arrayContaining(['authenticate', 'imapAuthenticate', 'emailSend']) } });
     expect(got.body.methodResponses[1][1].notFound).toEqual([made.body.id]);
     const setScopes = await s.api(alice, [['x:AppPassword/set', { update: { [made.body.id]: { scopes: ['app'] } } }, 's']]);
-    expect(setScopes.body.methodResponses[0][1].notUpdated[made.body.id]).toMatchObject({ type: 'invalidProperties', properties: ['scopes'] });
+    // Scopes are settable on x:AppPassword (issue 14): the permissions follow them, and the response says so.
+    expect(setScopes.body.methodResponses[0][1].updated[made.body.id]).toEqual({ scopes: ['app'], permissions: { '@type': 'Inherit' } });
     const viaApiKey = await s.api(alice, [['x:ApiKey/set', { destroy: [made.body.id] }, 'd']]);
     expect(viaApiKey.body.methodResponses[0][1].notDestroyed[made.body.id].type).toBe('notFound');
 

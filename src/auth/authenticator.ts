@@ -1,6 +1,7 @@
 import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AccountRow, CredentialRow, Store } from '../db/store.js';
 import { nowSeconds } from '../util/utcdate.js';
+import { accountForName, namesAccount } from './identity.js';
 import { ipAllowed } from './ipmask.js';
 import type { LastUsedRecorder } from './last-used.js';
 import { UNKNOWN_LOGIN_HASH, verifyPassword } from './passwords.js';
@@ -99,7 +100,7 @@ export class Authenticator {
       const password = decoded.slice(colon + 1);
       if (parseToken(password)?.kind === 'appPassword') {
         const result = await this.tokenAttempt(password, clientIp, ['appPassword'], usable);
-        if (result.ok && result.principal.account.login !== login) return refuse(401, 'wrong-user');
+        if (result.ok && !namesAccount(result.principal.account, login)) return refuse(401, 'wrong-user');
         return result;
       }
       return this.passwordAttempt(login, password, clientIp);
@@ -152,7 +153,7 @@ export class Authenticator {
     const now = Date.now();
     const cached = this.passwordCache.get(key);
     if (cached && cached.until > now && cached.version === version) return cached.account;
-    const account = await this.store.accountByLogin(login);
+    const account = await accountForName(this.store, login);
     if (!account) {
       // The same scrypt work as for a known login, so the answer's timing does not tell which logins exist.
       this.unknownLoginChecks++;

@@ -1,5 +1,6 @@
 import { isPlainObject, type JsonObject, type JsonValue } from '../jmap/types.js';
 import { UsageError } from './errors.js';
+import { parseUtcDate } from '../util/utcdate.js';
 import { findProperty, propertySpec, unknownProperty, type ObjectSpec } from './objects.js';
 
 /**
@@ -102,12 +103,15 @@ export function parseWhere(spec: ObjectSpec, wheres: readonly string[]): JsonObj
     if (!m) throw new UsageError(`--where ${where}: expected name=value, name<value, name<=value, name>value or name>=value`);
     const [, name, op, value] = m as unknown as [string, string, string, string];
     const property = findProperty(spec, name);
-    if (!property) throw unknownProperty(spec, name, 'filter property');
+    const filterable = Object.entries(spec.properties).filter(([, p]) => p.filterable).map(([k]) => k);
+    if (!property) throw new UsageError(`--where ${where}: unknown filter property "${name}"; filterable: ${filterable.join(', ')}`);
     if (!propertySpec(spec, property).filterable) {
-      const filterable = Object.entries(spec.properties).filter(([, p]) => p.filterable).map(([k]) => k);
       throw new UsageError(`--where ${where}: cannot filter on ${property}; filterable: ${filterable.join(', ')}`);
     }
     if (value === '') throw new UsageError(`--where ${where}: missing value`);
+    if (propertySpec(spec, property).type === 'utcDate' && parseUtcDate(value) === undefined) {
+      throw new UsageError(`--where ${where}: ${property} takes a UTCDate such as 2027-01-01T00:00:00Z (UTC, seconds, a Z at the end)`);
+    }
     conditions.push([`${property}${OPERATORS[op] as string}`, value]);
   }
   const keys = new Set(conditions.map(([k]) => k));

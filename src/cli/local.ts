@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { generatePassword, hashPassword } from '../auth/passwords.js';
+import { accountForName } from '../auth/identity.js';
 import { TokenHasher } from '../auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openStore } from '../db/open.js';
@@ -72,15 +73,31 @@ async function requireAccount(store: Store, login: string): Promise<AccountRow> 
   return account;
 }
 
-export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & { role: Role; password?: string }, login: string, out: Output): Promise<void> {
+/** A mail address as accounts store it: lower-cased, one @, no spaces or control characters. */
+function checkEmail(email: string | undefined): string | undefined {
+  if (email === undefined) return undefined;
+  if (email.length > 254 || !/^[^@\s:\p{Cc}]+@[^@\s:\p{Cc}]+\.[^@\s:\p{Cc}]+$/u.test(email)) {
+    throw new UsageError(`--email "${email}": a mail address such as alice@example.com`);
+  }
+  return email.toLowerCase();
+}
+
+export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & { role: Role; password?: string; email?: string }, login: string, out: Output): Promise<void> {
   checkLogin(login);
+  const email = checkEmail(flags.email);
   const given = checkPassword(flags.password);
   const password = given ?? generatePassword();
   const passwordHash = await hashPassword(password);
   await withStore(env, flags, false, async (store) => {
-    const account = await store.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds() });
-    if (!account) throw new CliError(`account "${login}" already exists`, EXIT.failed);
-    out.out(`Created account ${login} (${account.role}, id ${encodeId(account.id)})`);
+    const account = await store.transaction(async (tx) => {
+      // Logins and addresses are one namespace for mail clients: neither may name another account.
+      if (await accountForName(tx, login)) return `account "${login}" already exists`;
+      if (email !== undefined && email !== login.toLowerCase() && await accountForName(tx, email)) return `the address ${email} already names an account`;
+      return (await tx.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds(), email: email ?? null }))
+        ?? `account "${login}" already exists`;
+    });
+    if (typeof account === 'string') throw new CliError(account, EXIT.failed);
+    out.out(`Created account ${login}${account.email ? ` <${account.email}>` : ''} (${account.role}, id ${encodeId(account.id)})`);
     if (given === undefined) {
       out.out(`Password: ${password}`);
       out.err('The password is shown only once: store it now.');
@@ -93,13 +110,29 @@ export async function accountList(env: NodeJS.ProcessEnv, flags: LocalFlags & { 
     const rows = [];
     for (const a of await store.listAccounts()) {
       rows.push({
-        id: encodeId(a.id), login: a.login, role: a.role, createdAt: formatUtcDate(a.createdAt),
+        id: encodeId(a.id), login: a.login, email: a.email, role: a.role, createdAt: formatUtcDate(a.createdAt),
         apiKeys: await store.countCredentials(a.id, 'apiKey'), appPasswords: await store.countCredentials(a.id, 'appPassword'),
       });
     }
     if (flags.json) out.out(json(rows));
     else if (rows.length === 0) out.out('No accounts.');
-    else out.out(renderTable(['id', 'login', 'role', 'createdAt', 'apiKeys', 'appPasswords'], rows, out.isTty));
+    else out.out(renderTable(['id', 'login', 'email', 'role', 'createdAt', 'apiKeys', 'appPasswords'], rows, out.isTty));
+  });
+}
+
+/** Sets (or, without an address, removes) an account's mail address: its mail user name from then on. */
+export async function accountEmail(env: NodeJS.ProcessEnv, flags: LocalFlags, login: string, address: string | undefined, out: Output): Promise<void> {
+  const email = checkEmail(address);
+  await withStore(env, flags, true, async (store) => {
+    const account = await requireAccount(store, login);
+    const outcome = await store.transaction(async (tx) => {
+      const other = email === undefined ? undefined : await accountForName(tx, email);
+      if (other && other.id !== account.id) return `the address ${email} already names another account`;
+      await tx.setAccountEmail(account.id, email ?? null);
+      return undefined;
+    });
+    if (outcome) throw new CliError(outcome, EXIT.failed);
+    out.out(email ? `${login} now has the address ${email}: mail apps log in with it` : `${login} has no address now: mail apps log in with ${login}`);
   });
 }
 

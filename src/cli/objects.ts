@@ -48,7 +48,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
   { name: 'ApiKey', type: 'x:ApiKey', properties: CREDENTIAL_PROPERTIES, listColumns: ['id', 'description', 'expiresAt'] },
   {
     name: 'AppPassword', type: 'x:AppPassword',
-    properties: { ...CREDENTIAL_PROPERTIES, scopes: prop('set', { nullable: true, readOnly: true }) },
+    properties: { ...CREDENTIAL_PROPERTIES, scopes: prop('set', { nullable: true }) },
     listColumns: ['id', 'description', 'expiresAt'],
   },
 ];

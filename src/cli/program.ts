@@ -190,8 +190,9 @@ ${REMOTE_HELP}`)
     .description('create an account; without --password one is generated and printed once')
     .argument('<login>', 'login name')
     .addOption(new Option('--role <role>', 'admin or user').default('user').argParser(parseRole))
+    .option('--email <address>', 'the account\'s mail address: mail clients may log in with it too')
     .option('--password <password>', `the password (at least 8 characters)`))
-    .action(async (login: string, opts: LocalFlags & { role: Role; password?: string }) => {
+    .action(async (login: string, opts: LocalFlags & { role: Role; password?: string; email?: string }) => {
       await (await local()).accountCreate(env, opts, login, out);
     });
   localOptions(account.command('list')
@@ -199,6 +200,13 @@ ${REMOTE_HELP}`)
     .option('--json', 'print JSON'))
     .action(async (opts: LocalFlags & { json?: boolean }) => {
       await (await local()).accountList(env, opts, out);
+    });
+  localOptions(account.command('email')
+    .description('set the account\'s mail address (its mail user name); without an address, remove it')
+    .argument('<login>', 'login name')
+    .argument('[address]', 'e.g. alice@example.com'))
+    .action(async (login: string, address: string | undefined, opts: LocalFlags) => {
+      await (await local()).accountEmail(env, opts, login, address, out);
     });
   localOptions(account.command('passwd')
     .description('set an account password; without --password one is generated and printed once')

@@ -1,11 +1,10 @@
 import type { Principal } from '../auth/authenticator.js';
-import { effectivePermissions, rolePermissions } from '../auth/permissions.js';
 import type { TokenHasher } from '../auth/tokens.js';
 import { OVER_QUOTA, type CredentialRow, type NewCredential, type Store, type StoreOps } from '../db/store.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds } from '../util/utcdate.js';
 import { describeUngrantable, INTERNAL_REFUSED, restrictionsOf, ungrantable, widerThanCaller } from './policy.js';
-import { derivedScopes, scopePermissions, type Scope } from './scopes.js';
+import { scopePermissions, scopesOf, type Scope } from './scopes.js';
 
 /** An app password as the REST face shows it (the SMTP Credentials API shape README.md shows, plus platform and deviceId for mobile keys). */
 export interface RestKey {
@@ -23,14 +22,13 @@ export interface RestKey {
 export type Refusal = { status: 403; error: 'forbidden' | 'over_quota'; message: string };
 
 export function toRestKey(row: CredentialRow, account: { role: 'admin' | 'user' }, now = nowSeconds()): RestKey {
-  const effective = effectivePermissions(rolePermissions(account.role), row.permissionsMode, row.permissions);
   const key: RestKey = {
     id: encodeId(row.id),
     name: row.description,
     createdAt: formatUtcDate(row.createdAt),
     lastUsedAt: row.lastUsedAt === null ? null : formatUtcDate(row.lastUsedAt),
     isActive: row.expiresAt === null || row.expiresAt > now,
-    scopes: row.scopes ?? derivedScopes(effective, row.permissionsMode),
+    scopes: scopesOf(row, account.role),
   };
   if (row.expiresAt !== null) key.expiresAt = formatUtcDate(row.expiresAt);
   if (row.platform !== null) key.platform = row.platform;
@@ -55,14 +53,18 @@ export class AppPasswords {
     return id === undefined ? undefined : (await this.store.credentials(principal.account.id, 'appPassword', [id]))[0];
   }
 
-  async create(principal: Principal, input: { name: string; scopes: Scope[]; platform?: string; deviceId?: string }): Promise<Refusal | { key: RestKey; token: string }> {
+  async create(principal: Principal, input: { name: string; scopes: Scope[]; expiresAt?: number | null; allowedIps?: string[]; platform?: string; deviceId?: string }): Promise<Refusal | { key: RestKey; token: string }> {
     const bounds = restrictionsOf(principal);
     if (input.scopes.includes('internal') && !bounds.internal) return { status: 403, error: 'forbidden', message: INTERNAL_REFUSED };
     const { mode, list } = scopePermissions(input.scopes);
-    // A restricted caller's key inherits its expiry and IP masks: never less restricted than the caller.
+    // Unless given, a restricted caller's key inherits its expiry and IP masks; given, they may not be wider.
+    const expiresAt = input.expiresAt !== undefined ? input.expiresAt : bounds.expiresAt;
+    const allowedIps = input.allowedIps !== undefined ? [...new Set(input.allowedIps)] : [...bounds.allowedIps];
+    const wider = widerThanCaller(bounds, { expiresAt, allowedIps });
+    if (wider) return { status: 403, error: 'forbidden', message: wider.description };
     return this.issue(this.store, principal, {
-      accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt: bounds.expiresAt,
-      permissionsMode: mode, permissions: list, allowedIps: [...bounds.allowedIps], scopes: [...new Set(input.scopes)],
+      accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt,
+      permissionsMode: mode, permissions: list, allowedIps, scopes: [...new Set(input.scopes)],
       platform: input.platform ?? null, deviceId: input.deviceId ?? null,
     });
   }

@@ -1,13 +1,17 @@
 import type { TokenHasher } from '../auth/tokens.js';
 import { OVER_QUOTA, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialSort, type DateCondition, type Store, type StoreOps } from '../db/store.js';
 import type { MethodContext } from '../jmap/context.js';
-import { MethodError, type SetError } from '../jmap/errors.js';
+import { normalizeMask } from '../auth/ipmask.js';
+import { isPermission } from '../auth/permissions.js';
+import { clip, MethodError, type SetError } from '../jmap/errors.js';
+import { splitTokens } from '../jmap/pointer.js';
 import type { ChangeEntry, Checked, FilterNode, SortKey, StandardType } from '../jmap/standard/type.js';
 import type { JsonObject } from '../jmap/types.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { nowSeconds, parseUtcDate } from '../util/utcdate.js';
 import { describeUngrantable, INTERNAL_REFUSED, ungrantable, UNRESTRICTED, widerThanCaller } from './policy.js';
-import { checkCredential, type CredentialInput } from './validate.js';
+import { scopePermissions, scopesOf } from './scopes.js';
+import { checkCredential, describeInvalid, type CredentialInput } from './validate.js';
 import { credentialToPatchable, credentialToWire } from './wire.js';
 
 export const STALWART_CAPABILITY = 'urn:stalwart:jmap';
@@ -53,6 +57,32 @@ function toStoreSort(sort: SortKey[]): CredentialSort[] {
   }));
 }
 
+const sameSet = (a: readonly string[], b: readonly string[]) => JSON.stringify([...new Set(a)].sort()) === JSON.stringify([...new Set(b)].sort());
+
+/**
+ * x:AppPassword's scopes and permissions are two spellings of the same rights. Scopes, when sent or changed,
+ * decide the permissions; permissions edited on their own drop the chosen scopes (they are then shown as the
+ * bundles the new rights cover). Both changed and disagreeing is refused.
+ */
+function reconcileScopes(value: CredentialInput, input: JsonObject, existing: JsonObject | null): Checked<CredentialInput> {
+  const before = existing ? checkCredential(existing) : undefined;
+  const permsChanged = before?.ok
+    ? value.permissionsMode !== before.value.permissionsMode || !sameSet(value.permissions, before.value.permissions)
+    : input.permissions !== undefined;
+  const oldScopes = (existing?.scopes ?? null) as string[] | null;
+  if (value.scopes === undefined || value.scopes === null) return { ok: true, value };
+  if (oldScopes && sameSet(value.scopes, oldScopes)) {
+    // Scopes repeated as they were: the permissions decide (and, if edited, the scopes follow them).
+    const { scopes: _unchanged, ...rest } = value;
+    return { ok: true, value: permsChanged ? { ...rest, scopes: null } : rest };
+  }
+  const derived = scopePermissions(value.scopes);
+  if (permsChanged && (derived.mode !== value.permissionsMode || !sameSet(derived.list, value.permissions))) {
+    return { ok: false, error: { type: 'invalidProperties', properties: ['scopes', 'permissions'], description: 'scopes and permissions disagree: the scopes decide the permissions, so send one of them' } };
+  }
+  return { ok: true, value: { ...value, permissionsMode: derived.mode, permissions: derived.list } };
+}
+
 /** One credential kind as a JMAP object type: x:ApiKey and x:AppPassword share this code. */
 export function credentialType(o: CredentialTypeOptions): StandardType<CredentialInput, Condition> {
   return boundType(o, o.store);
@@ -83,6 +113,22 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
     return !holds && scopes?.includes('internal') ? { type: 'forbidden', description: INTERNAL_REFUSED } : undefined;
   }
 
+  async function readWire(accountId: string, ids: readonly string[] | null): Promise<JsonObject[]> {
+    const nums = ids?.map(decodeId).filter((n): n is number => n !== undefined) ?? null;
+    if (nums && nums.length === 0) return [];
+    const rows = await store.credentials(num(accountId), kind, nums);
+    const role = o.withScopes && rows.length > 0 ? (await store.accountById(num(accountId)))?.role : undefined;
+    return rows.map((r) => credentialToWire(r, role ? scopesOf(r, role) : undefined));
+  }
+
+  /** The internal scope lets a credential ask the verification endpoint: only a caller holding it grants it. */
+  function internalDenied(ctx: MethodContext, input: CredentialInput): SetError | undefined {
+    if (!input.scopes?.includes('internal')) return undefined;
+    return (ctx.caller.restrictions ?? UNRESTRICTED).internal
+      ? undefined
+      : { type: 'forbidden', description: INTERNAL_REFUSED, properties: ['scopes'] };
+  }
+
   return {
     name: o.name,
     capability: STALWART_CAPABILITY,
@@ -91,33 +137,51 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
       update: `${o.permissionPrefix}Update`, destroy: `${o.permissionPrefix}Destroy`,
     },
     properties,
-    serverSet: ['secret', 'createdAt', 'lastUsedAt', ...(o.withScopes ? ['scopes'] : [])],
+    serverSet: ['secret', 'createdAt', 'lastUsedAt'],
 
     state: async (accountId) => String(await store.state(num(accountId), kind)),
     count: (accountId) => store.countCredentials(num(accountId), kind),
-    async read(accountId, ids) {
-      const nums = ids?.map(decodeId).filter((n): n is number => n !== undefined) ?? null;
-      if (nums && nums.length === 0) return [];
-      return (await store.credentials(num(accountId), kind, nums)).map((r) => credentialToWire(r, o.withScopes));
-    },
+    read: readWire,
     patchable: credentialToPatchable,
 
-    check(_ctx, _accountId, input): Checked<CredentialInput> {
+    checkPatch(patch: JsonObject): SetError | undefined {
+      for (const key of Object.keys(patch)) {
+        const tokens = splitTokens(key);
+        // Sets are patched one member at a time (RFC 8620 §5.3): below allowedIps or permissions/permissions
+        // the path must name a member (an IP mask, a permission name), set to true or null.
+        const [set, what, member, deeper] = tokens[0] === 'allowedIps'
+          ? ['allowedIps', 'an IP address or CIDR mask (a / written ~1)', tokens[1], tokens.length > 2]
+          : tokens[0] === 'permissions' && tokens[1] === 'permissions'
+            ? ['permissions', 'a permission name', tokens[2], tokens.length > 3]
+            : [undefined, '', undefined, false];
+        if (set === undefined || member === undefined) continue;
+        const valid = set === 'allowedIps' ? normalizeMask(member) !== undefined : isPermission(member);
+        const value = patch[key];
+        if (!valid || deeper || (value !== true && value !== null)) {
+          return { type: 'invalidPatch', description: `${clip(key)}: a patch into a set names ${what} and sets it to true (add) or null (remove)`, properties: [set] };
+        }
+      }
+      return undefined;
+    },
+
+    check(_ctx, _accountId, input, existing): Checked<CredentialInput> {
       const checked = checkCredential(input);
-      return checked.ok ? checked : { ok: false, error: { type: 'invalidProperties', properties: checked.invalid } };
+      if (!checked.ok) return { ok: false, error: { type: 'invalidProperties', properties: checked.invalid, description: describeInvalid(checked.invalid) } };
+      return o.withScopes ? reconcileScopes(checked.value, input, existing) : checked;
     },
 
     async create(ctx, accountId, input) {
       const accountNum = num(accountId);
-      const denied = (await escalation(ctx, accountId, input)) ?? unbounded(ctx, input);
+      const denied = (await escalation(ctx, accountId, input)) ?? unbounded(ctx, input) ?? internalDenied(ctx, input);
       if (denied) return denied;
       const issued = o.hasher.issue(kind);
       const row = await store.insertCredential({
         accountId: accountNum, kind, ...input, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds(),
-        scopes: null, platform: null, deviceId: null,
+        scopes: input.scopes ?? null, platform: null, deviceId: null,
       }, o.quota);
       if (row === OVER_QUOTA) return { type: 'overQuota', description: `You have exceeded your quota of ${o.quota} ${o.noun}.` };
-      const wire = credentialToWire(row, o.withScopes);
+      const role = o.withScopes ? (await store.accountById(accountNum))?.role : undefined;
+      const wire = credentialToWire(row, role ? scopesOf(row, role) : undefined);
       const { id: _id, description: _d, ...reported } = wire;
       return { id: wire.id as string, reported: { ...reported, secret: issued.token } };
     },
@@ -145,8 +209,17 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
         const denied = unbounded(ctx, input);
         if (denied) return denied;
       }
-      await store.updateCredential(num(accountId), kind, decodeId(id) ?? -1, changes);
-      return o.withScopes && changes.scopes === null && existing.scopes !== null ? { scopes: null } : null;
+      if (o.withScopes && input.scopes !== undefined) {
+        const denied = internalDenied(ctx, input);
+        if (denied) return denied;
+        changes.scopes = input.scopes;
+      }
+      const n = decodeId(id) ?? -1;
+      await store.updateCredential(num(accountId), kind, n, changes);
+      if (!o.withScopes || (changes.scopes === undefined && changes.permissions === undefined)) return null;
+      // The other spelling of the rights moved with the one the client changed: report both as they are now.
+      const [after] = await readWire(accountId, [id]);
+      return after ? { scopes: after.scopes as JsonObject[string], permissions: after.permissions as JsonObject[string] } : null;
     },
 
     // Only the store itself opens transactions; a type already bound to one has no batch of its own.

@@ -33,15 +33,19 @@ export class OneTimeLinks<T> {
     return token;
   }
 
-  /** Whether the link would still work, without using it up. */
-  async exists(token: string): Promise<boolean> {
-    return this.store.hasOneTimeLink(this.id(token), Math.floor(Date.now() / 1000));
+  /** The value, without using the link up (a HEAD, a link preview). */
+  async peek(token: string): Promise<T | undefined> {
+    if (token.length > 100) return undefined;
+    return this.open(token, await this.store.peekOneTimeLink(this.id(token), Math.floor(Date.now() / 1000)));
   }
 
   /** The value, once: the link is gone afterwards, on every node. */
   async take(token: string): Promise<T | undefined> {
     if (token.length > 100) return undefined;
-    const sealed = await this.store.takeOneTimeLink(this.id(token), Math.floor(Date.now() / 1000));
+    return this.open(token, await this.store.takeOneTimeLink(this.id(token), Math.floor(Date.now() / 1000)));
+  }
+
+  private open(token: string, sealed: Buffer | undefined): T | undefined {
     if (!sealed || sealed.length < 28) return undefined;
     try {
       const decipher = createDecipheriv('aes-256-gcm', OneTimeLinks.key(token), sealed.subarray(0, 12));

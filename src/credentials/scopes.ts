@@ -1,4 +1,5 @@
-import type { PermissionMode } from '../auth/permissions.js';
+import { effectivePermissions, rolePermissions, type PermissionMode } from '../auth/permissions.js';
+import type { CredentialRow, Role } from '../db/store.js';
 
 /**
  * REST scopes are named bundles of permissions; the permissions stay the truth.
@@ -40,6 +41,21 @@ export function derivedScopes(effective: ReadonlySet<string>, mode: PermissionMo
   return (Object.keys(BUNDLES) as Exclude<Scope, 'app'>[])
     .filter((s) => s !== 'internal' && BUNDLES[s].every((p) => effective.has(p)));
 }
+
+/**
+ * A credential's scopes as every face shows them and every check reads them: the ones chosen, or, for a
+ * credential made with permissions instead, every bundle its rights cover (`effective` = its effective rights).
+ */
+export function effectiveScopes(c: Pick<CredentialRow, 'scopes' | 'permissionsMode'>, effective: ReadonlySet<string>): string[] {
+  return c.scopes ?? derivedScopes(effective, c.permissionsMode);
+}
+
+/** effectiveScopes for a credential of an account with this role. */
+export function scopesOf(c: Pick<CredentialRow, 'scopes' | 'permissionsMode' | 'permissions'>, role: Role): string[] {
+  return c.scopes ?? derivedScopes(effectivePermissions(rolePermissions(role), c.permissionsMode, c.permissions), c.permissionsMode);
+}
+
+export const isScope = (s: unknown): s is Scope => typeof s === 'string' && (SCOPES as readonly string[]).includes(s);
 
 /** Whether an app password may be presented as Bearer on the HTTP APIs: only with an API scope. */
 export function allowsApi(scopes: readonly string[] | null): boolean {

@@ -3,6 +3,7 @@ import { isPermission, type PermissionMode } from '../auth/permissions.js';
 import { isPlainObject, type JsonObject, type JsonValue } from '../jmap/types.js';
 import { isCleanLabel } from '../util/text.js';
 import { parseUtcDate } from '../util/utcdate.js';
+import { isScope, SCOPES, type Scope } from './scopes.js';
 
 export const MAX_DESCRIPTION = 1000;
 export const MAX_ALLOWED_IPS = 100;
@@ -14,6 +15,8 @@ export interface CredentialInput {
   permissionsMode: PermissionMode;
   permissions: string[];
   allowedIps: string[];
+  /** x:AppPassword only: the scopes given (null = none, rights from permissions); absent when not sent. */
+  scopes?: Scope[] | null;
 }
 
 /**
@@ -58,6 +61,20 @@ function parsePermissions(value: JsonValue | undefined): { mode: PermissionMode;
   return { mode: type, list: [...new Set(members)] };
 }
 
+/** The rule each property breaks, for invalidProperties descriptions: say what a good value looks like. */
+export const RULES: Record<string, string> = {
+  description: `description must be a string of 1 to ${MAX_DESCRIPTION} characters, not only spaces`,
+  expiresAt: 'expiresAt must be null or a UTCDate such as 2027-01-01T00:00:00Z (UTC, whole seconds, a Z at the end)',
+  permissions: 'permissions must be {"@type":"Inherit"}, or {"@type":"Disable"|"Replace","permissions":[…]} with names from the permission list',
+  allowedIps: `allowedIps must be a list of at most ${MAX_ALLOWED_IPS} IP addresses or CIDR masks (prefix 8 or more)`,
+  scopes: `scopes must be null or a non-empty list of: ${SCOPES.join(', ')}`,
+};
+
+/** One description naming the rule of every invalid property. */
+export function describeInvalid(invalid: readonly string[]): string {
+  return invalid.map((p) => RULES[p] ?? `${p} is not a property that can be set`).join('; ');
+}
+
 /** Checks every property and names all the invalid ones at once (RFC 8620 §5.3 invalidProperties). */
 export function checkCredential(input: JsonObject): { ok: true; value: CredentialInput } | { ok: false; invalid: string[] } {
   const invalid: string[] = [];
@@ -75,9 +92,16 @@ export function checkCredential(input: JsonObject): { ok: true; value: Credentia
   const allowedIps = parseAllowedIps(input.allowedIps);
   if (!allowedIps) invalid.push('allowedIps');
 
+  let scopes: Scope[] | null | undefined;
+  if (input.scopes === null) scopes = null;
+  else if (input.scopes !== undefined) {
+    const list = input.scopes;
+    if (Array.isArray(list) && list.length > 0 && list.every(isScope)) scopes = [...new Set(list)];
+    else invalid.push('scopes');
+  }
+
   if (invalid.length > 0 || !permissions || !allowedIps) return { ok: false, invalid };
-  return {
-    ok: true,
-    value: { description: description as string, expiresAt, permissionsMode: permissions.mode, permissions: permissions.list, allowedIps },
-  };
+  const value: CredentialInput = { description: description as string, expiresAt, permissionsMode: permissions.mode, permissions: permissions.list, allowedIps };
+  if (scopes !== undefined) value.scopes = scopes;
+  return { ok: true, value };
 }

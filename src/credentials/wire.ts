@@ -6,8 +6,8 @@ import { formatUtcDate } from '../util/utcdate.js';
 /** What /get shows instead of a secret: the secret itself is only ever in the create response. */
 export const SECRET_MASK = '****';
 
-/** A stored credential as the JMAP faces show it. */
-export function credentialToWire(row: CredentialRow, withScopes: boolean): JsonObject {
+/** A stored credential as the JMAP faces show it; `scopes` (its effective scopes) only on x:AppPassword. */
+export function credentialToWire(row: CredentialRow, scopes?: readonly string[]): JsonObject {
   const permissions: JsonObject = { '@type': row.permissionsMode };
   if (row.permissionsMode !== 'Inherit') permissions.permissions = row.permissions;
   const out: JsonObject = {
@@ -20,7 +20,7 @@ export function credentialToWire(row: CredentialRow, withScopes: boolean): JsonO
     allowedIps: row.allowedIps,
     lastUsedAt: row.lastUsedAt === null ? null : formatUtcDate(row.lastUsedAt),
   };
-  if (withScopes) out.scopes = row.scopes;
+  if (scopes) out.scopes = [...scopes];
   return out;
 }
 

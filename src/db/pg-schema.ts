@@ -16,7 +16,9 @@ export const accounts = pgTable('accounts', {
   passwordHash: text('password_hash').notNull(),
   role: text('role', { enum: ['admin', 'user'] }).notNull(),
   createdAt: int8('created_at').notNull(),
-}, (t) => [uniqueIndex('accounts_login').on(t.login)]);
+  /** The mail address, lower-cased; unique across accounts (drizzle/pg/0004_account_email.sql). */
+  email: text('email'),
+}, (t) => [uniqueIndex('accounts_login').on(t.login), uniqueIndex('accounts_email').on(t.email)]);
 
 /** Same as src/db/schema.ts; the description index serves the default (ASCII case-insensitive) sort. */
 export const credentials = pgTable('credentials', {

@@ -157,12 +157,23 @@ class PgOps implements StoreOps {
     return this.run(async () => (await this.db.select().from(accounts).where(eq(accounts.login, login)))[0]);
   }
 
+  accountByEmail(email: string): Promise<AccountRow | undefined> {
+    return this.run(async () => (await this.db.select().from(accounts).where(eq(accounts.email, email.toLowerCase())))[0]);
+  }
+
   listAccounts(): Promise<AccountRow[]> {
     return this.run(() => this.db.select().from(accounts).orderBy(asc(accounts.id)));
   }
 
-  createAccount(account: Omit<AccountRow, 'id'>): Promise<AccountRow | undefined> {
-    return this.write((tx) => tx.createAccount(account), async () => (await this.db.insert(accounts).values(account).onConflictDoNothing({ target: accounts.login }).returning())[0]);
+  createAccount(account: Omit<AccountRow, 'id' | 'email'> & { email?: string | null }): Promise<AccountRow | undefined> {
+    const row = { ...account, email: account.email?.toLowerCase() ?? null };
+    // A taken login or address: nothing is inserted (either unique index).
+    return this.write((tx) => tx.createAccount(row), async () => (await this.db.insert(accounts).values(row).onConflictDoNothing().returning())[0]);
+  }
+
+  setAccountEmail(id: number, email: string | null): Promise<boolean> {
+    return this.write((tx) => tx.setAccountEmail(id, email), async () =>
+      ((await this.db.update(accounts).set({ email: email?.toLowerCase() ?? null }).where(eq(accounts.id, id))).rowCount ?? 0) > 0);
   }
 
   setAccountPassword(id: number, passwordHash: string): Promise<boolean> {
@@ -343,9 +354,9 @@ class PgOps implements StoreOps {
     });
   }
 
-  hasOneTimeLink(id: string, now: number): Promise<boolean> {
-    return this.run(async () => (await this.db.select({ id: oneTimeLinks.id }).from(oneTimeLinks)
-      .where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now)))).length > 0);
+  peekOneTimeLink(id: string, now: number): Promise<Buffer | undefined> {
+    return this.run(async () => (await this.db.select({ payload: oneTimeLinks.payload }).from(oneTimeLinks)
+      .where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now))))[0]?.payload);
   }
 
   takeOneTimeLink(id: string, now: number): Promise<Buffer | undefined> {
@@ -542,8 +553,10 @@ export class PgStore implements Store {
   countAccounts() { return this.retrying(() => this.ops.countAccounts()); }
   accountById(id: number) { return this.retrying(() => this.ops.accountById(id)); }
   accountByLogin(login: string) { return this.retrying(() => this.ops.accountByLogin(login)); }
+  accountByEmail(email: string) { return this.retrying(() => this.ops.accountByEmail(email)); }
   listAccounts() { return this.retrying(() => this.ops.listAccounts()); }
-  createAccount(account: Omit<AccountRow, 'id'>) { return this.ops.createAccount(account); }
+  createAccount(account: Omit<AccountRow, 'id' | 'email'> & { email?: string | null }) { return this.ops.createAccount(account); }
+  setAccountEmail(id: number, email: string | null) { return this.ops.setAccountEmail(id, email); }
   setAccountPassword(id: number, passwordHash: string) { return this.ops.setAccountPassword(id, passwordHash); }
   deleteAccount(id: number) { return this.ops.deleteAccount(id); }
   credentialByLocator(locator: string) { return this.retrying(() => this.ops.credentialByLocator(locator)); }
@@ -583,7 +596,7 @@ export class PgStore implements Store {
   peekCounter(key: string, nowMs: number) { return this.retrying(() => this.ops.peekCounter(key, nowMs)); }
   pruneCounters(nowMs: number) { return this.retrying(() => this.ops.pruneCounters(nowMs)); }
   putOneTimeLink(id: string, payload: Buffer, expiresAt: number, now: number) { return this.retrying(() => this.ops.putOneTimeLink(id, payload, expiresAt, now)); }
-  hasOneTimeLink(id: string, now: number) { return this.retrying(() => this.ops.hasOneTimeLink(id, now)); }
+  peekOneTimeLink(id: string, now: number) { return this.retrying(() => this.ops.peekOneTimeLink(id, now)); }
   takeOneTimeLink(id: string, now: number) { return this.retrying(() => this.ops.takeOneTimeLink(id, now)); }
 }
 

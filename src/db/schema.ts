@@ -7,7 +7,9 @@ export const accounts = sqliteTable('accounts', {
   passwordHash: text('password_hash').notNull(),
   role: text('role', { enum: ['admin', 'user'] }).notNull(),
   createdAt: integer('created_at').notNull(),
-}, (t) => [uniqueIndex('accounts_login').on(t.login)]);
+  /** The account's mail address, lower-cased on write; a second name it logs in with (mail clients send it). */
+  email: text('email'),
+}, (t) => [uniqueIndex('accounts_login').on(t.login), uniqueIndex('accounts_email').on(t.email)]);
 
 /**
  * One table for every credential kind (API keys, app passwords): one store, several faces.

@@ -34,11 +34,12 @@ const MAX_CACHED_STATES = 10_000;
 /** The synchronous form of the store's operations: better-sqlite3 answers at once. */
 type SyncOps = { [K in keyof StoreOps]: StoreOps[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never };
 const OP_NAMES = [
-  'countAccounts', 'accountById', 'accountByLogin', 'listAccounts', 'createAccount', 'setAccountPassword', 'deleteAccount',
+  'countAccounts', 'accountById', 'accountByLogin', 'accountByEmail', 'listAccounts', 'createAccount', 'setAccountEmail',
+  'setAccountPassword', 'deleteAccount',
   'credentialByLocator', 'credentials', 'countCredentials', 'insertCredential', 'updateCredential', 'deleteCredential',
   'touchLastUsed', 'state', 'changesSince', 'queryCount', 'queryIndexOf', 'queryPage',
   'createWebSession', 'webSession', 'endWebSession', 'endAccountWebSessions', 'hitCounter', 'peekCounter', 'pruneCounters',
-  'putOneTimeLink', 'hasOneTimeLink', 'takeOneTimeLink',
+  'putOneTimeLink', 'peekOneTimeLink', 'takeOneTimeLink',
 ] as const satisfies readonly (keyof StoreOps)[];
 
 /** SQLite result codes that mean "not now" rather than "wrong request": the caller gets 503 / serverUnavailable. */
@@ -91,6 +92,8 @@ class SqliteStore implements Store {
   declare countAccounts: StoreOps['countAccounts'];
   declare accountById: StoreOps['accountById'];
   declare accountByLogin: StoreOps['accountByLogin'];
+  declare accountByEmail: StoreOps['accountByEmail'];
+  declare setAccountEmail: StoreOps['setAccountEmail'];
   declare listAccounts: StoreOps['listAccounts'];
   declare createAccount: StoreOps['createAccount'];
   declare setAccountPassword: StoreOps['setAccountPassword'];
@@ -115,7 +118,7 @@ class SqliteStore implements Store {
   declare peekCounter: StoreOps['peekCounter'];
   declare pruneCounters: StoreOps['pruneCounters'];
   declare putOneTimeLink: StoreOps['putOneTimeLink'];
-  declare hasOneTimeLink: StoreOps['hasOneTimeLink'];
+  declare peekOneTimeLink: StoreOps['peekOneTimeLink'];
   declare takeOneTimeLink: StoreOps['takeOneTimeLink'];
 
   constructor(private readonly ops: SqliteOps, private readonly client: Database.Database) {
@@ -291,13 +294,22 @@ class SqliteOps implements SyncOps {
     return this.accountByLoginStmt.get({ login });
   }
 
+  accountByEmail(email: string): AccountRow | undefined {
+    return this.db.select().from(accounts).where(eq(accounts.email, email.toLowerCase())).get();
+  }
+
   listAccounts(): AccountRow[] {
     return this.db.select().from(accounts).orderBy(asc(accounts.id)).all();
   }
 
-  createAccount(account: Omit<AccountRow, 'id'>): AccountRow | undefined {
+  createAccount(account: Omit<AccountRow, 'id' | 'email'> & { email?: string | null }): AccountRow | undefined {
     this.changed();
-    return this.db.insert(accounts).values(account).onConflictDoNothing().returning().get();
+    return this.db.insert(accounts).values({ ...account, email: account.email?.toLowerCase() ?? null }).onConflictDoNothing().returning().get();
+  }
+
+  setAccountEmail(id: number, email: string | null): boolean {
+    this.changed();
+    return this.db.update(accounts).set({ email: email?.toLowerCase() ?? null }).where(eq(accounts.id, id)).run().changes > 0;
   }
 
   setAccountPassword(id: number, passwordHash: string): boolean {
@@ -476,8 +488,8 @@ class SqliteOps implements SyncOps {
     });
   }
 
-  hasOneTimeLink(id: string, now: number): boolean {
-    return this.db.select({ id: oneTimeLinks.id }).from(oneTimeLinks).where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now))).get() !== undefined;
+  peekOneTimeLink(id: string, now: number): Buffer | undefined {
+    return this.db.select({ payload: oneTimeLinks.payload }).from(oneTimeLinks).where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now))).get()?.payload;
   }
 
   takeOneTimeLink(id: string, now: number): Buffer | undefined {

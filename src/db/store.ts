@@ -12,6 +12,8 @@ export interface AccountRow {
   passwordHash: string;
   role: Role;
   createdAt: number;
+  /** Lower-cased mail address, or null: mail clients log in with it as well as with the login. */
+  email: string | null;
 }
 
 export interface CredentialRow {
@@ -75,9 +77,13 @@ export interface StoreOps {
   countAccounts(): Promise<number>;
   accountById(id: number): Promise<AccountRow | undefined>;
   accountByLogin(login: string): Promise<AccountRow | undefined>;
+  /** The account with this mail address (compared lower-cased). */
+  accountByEmail(email: string): Promise<AccountRow | undefined>;
   listAccounts(): Promise<AccountRow[]>;
-  /** undefined when the login is taken. */
-  createAccount(account: Omit<AccountRow, 'id'>): Promise<AccountRow | undefined>;
+  /** `email` is stored lower-cased; undefined when the login or the address is taken. */
+  createAccount(account: Omit<AccountRow, 'id' | 'email'> & { email?: string | null }): Promise<AccountRow | undefined>;
+  /** false when there is no such account; a taken address throws. */
+  setAccountEmail(id: number, email: string | null): Promise<boolean>;
   setAccountPassword(id: number, passwordHash: string): Promise<boolean>;
   deleteAccount(id: number): Promise<boolean>;
 
@@ -128,8 +134,8 @@ export interface StoreOps {
 
   /** Stores a one-time link's sealed payload until `expiresAt` (unix seconds); expired links are dropped now. */
   putOneTimeLink(id: string, payload: Buffer, expiresAt: number, now: number): Promise<void>;
-  /** Whether the link exists and is unexpired, without using it up (HEAD, link previews). */
-  hasOneTimeLink(id: string, now: number): Promise<boolean>;
+  /** The payload of an unexpired link, without using it up (HEAD, link previews). */
+  peekOneTimeLink(id: string, now: number): Promise<Buffer | undefined>;
   /** Removes and returns the payload, atomically: of concurrent takes on any nodes, one gets it. */
   takeOneTimeLink(id: string, now: number): Promise<Buffer | undefined>;
 }

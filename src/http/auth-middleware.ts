@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Principal, Usable } from '../auth/authenticator.js';
-import { allowsApi } from '../credentials/scopes.js';
+import { allowsApi, effectiveScopes } from '../credentials/scopes.js';
 import type { Services } from '../services.js';
 import { cookieAuth } from './session-cookie.js';
 import { clientIp } from './client-ip.js';
@@ -8,7 +8,7 @@ import { header as requestHeader } from './headers.js';
 import { problem } from './problem.js';
 
 /** App passwords are mail passwords; on the HTTP APIs (as Bearer or inside Basic) they need an API scope. */
-export const apiUsable: Usable = (c) => c.kind === 'apiKey' || allowsApi(c.scopes);
+export const apiUsable: Usable = (c, permissions) => c.kind === 'apiKey' || allowsApi(effectiveScopes(c, permissions));
 
 export interface AppEnv {
   Variables: { principal: Principal; clientIp: string | undefined };

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import type { Principal, Usable } from '../auth/authenticator.js';
-import { effectivePermissions, rolePermissions } from '../auth/permissions.js';
-import { derivedScopes } from '../credentials/scopes.js';
+import { mailUsername } from '../auth/identity.js';
+import { scopesOf } from '../credentials/scopes.js';
 import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import { readBody } from './body.js';
@@ -79,12 +79,15 @@ export function introspectRoutes(services: Services): Hono {
 
     const { account, credential } = verdict.principal;
     const claimed = form.get('username') ?? header(c, 'x-dovecot-auth-user');
-    if (claimed && claimed.toLowerCase() !== account.login.toLowerCase()) return inactive();
-    const scopes = credential.scopes
-      ?? derivedScopes(effectivePermissions(rolePermissions(account.role), credential.permissionsMode, credential.permissions), credential.permissionsMode);
+    // Dovecot (2.3) does not say which name the client sent; it compares the `username` answered with it. So
+    // an account has one mail user name, its address when it has one (else its login): the name every
+    // generated setting names, and the only one a caller that does send a name may ask about.
+    const username = mailUsername(account);
+    if (claimed && claimed.toLowerCase() !== username.toLowerCase()) return inactive();
+    const scopes = scopesOf(credential, account.role);
     const body: Record<string, string | number | boolean> = {
       active: true,
-      username: account.login,
+      username,
       scope: scopes.join(' '),
       client_id: encodeId(credential.id),
       // Dovecot's oauth2 passdb insists on "Bearer" here (RFC 6750 token type of the presented secret).

@@ -155,6 +155,10 @@ const CredentialDialog: FC = () => (
         <div class="field">
           <label for="cred-expires">Expiration date</label>
           <input type="datetime-local" id="cred-expires" name="expiresAt" data-field="expiresAt" aria-describedby="cred-expires-hint cred-expiresAt-error" />
+          <div class="presets" role="group" aria-label="Expire in">
+            {[30, 90, 365].map((d) => <button type="button" class="small subtle" data-expire-days={String(d)}>{d} days</button>)}
+            <button type="button" class="small subtle" data-expire-days="">Never</button>
+          </div>
           <p class="hint" id="cred-expires-hint">In your local time. Leave empty for no expiry.</p>
           <FieldError id="cred-expiresAt-error" />
         </div>
@@ -166,6 +170,7 @@ const CredentialDialog: FC = () => (
           <FieldError id="cred-allowedIps-error" />
         </div>
       </fieldset>
+      <p class="warning" id="cred-warning" role="alert" hidden></p>
       <DialogButtons submitId="cred-submit" submitLabel="Create" />
     </form>
   </dialog>
@@ -243,6 +248,13 @@ const SecretDialog: FC = () => (
         <p class="hint" id="secret-copied" aria-live="polite"></p>
       </div>
       <div id="secret-extra"></div>
+      <div class="warning" id="secret-leave" role="alert" hidden>
+        <p><strong>Close without saving the secret?</strong> It cannot be shown again.</p>
+        <div class="buttons">
+          <button type="button" id="secret-stay" class="primary">Keep it open</button>
+          <button type="button" id="secret-leave-anyway" class="subtle">Close anyway</button>
+        </div>
+      </div>
       <div class="dialog-buttons">
         <button type="submit" id="secret-done">I have saved it</button>
       </div>
@@ -261,8 +273,38 @@ const ConfirmDialog: FC = () => (
   </dialog>
 );
 
+/** The account's own password: the current one, then the new one twice. */
+const PasswordDialog: FC<{ login: string }> = ({ login }) => (
+  <dialog id="password-dialog" aria-labelledby="password-title">
+    <form id="password-form" novalidate>
+      <h2 id="password-title">Change your password</h2>
+      <p class="muted small">Your other sign-ins end; this one continues. App passwords and API keys are not affected.</p>
+      <p class="alert" id="password-error" role="alert" hidden></p>
+      <input type="text" name="username" value={login} autocomplete="username" hidden readonly />
+      <div class="field">
+        <label for="password-current">Current password</label>
+        <input type="password" id="password-current" name="currentPassword" data-field="currentPassword" autocomplete="current-password" aria-describedby="password-currentPassword-error" />
+        <FieldError id="password-currentPassword-error" />
+      </div>
+      <div class="field">
+        <label for="password-new-1">New password</label>
+        <input type="password" id="password-new-1" name="newPassword" data-field="newPassword" autocomplete="new-password" minlength={8} aria-describedby="password-newPassword-error" />
+        <FieldError id="password-newPassword-error" />
+      </div>
+      <div class="field">
+        <label for="password-new-2">New password again</label>
+        <input type="password" id="password-new-2" name="repeat" data-field="repeat" autocomplete="new-password" aria-describedby="password-repeat-error" />
+        <FieldError id="password-repeat-error" />
+      </div>
+      <DialogButtons submitId="password-submit" submitLabel="Change password" />
+    </form>
+  </dialog>
+);
+
 export interface AppPageProps {
   login: string;
+  /** The name mail apps log in with (the account's address, else its login). */
+  mailUser: string;
   isAdmin: boolean;
   csrf: string;
   /** The account's own permissions, to narrow the picker by default. */
@@ -271,13 +313,14 @@ export interface AppPageProps {
 }
 
 /** The signed-in page: Account › Credentials with API Keys and App Passwords; the data comes from /api by script. */
-export const AppPage: FC<AppPageProps> = ({ login, isAdmin, csrf, own, sessionExpiresAt }) => (
+export const AppPage: FC<AppPageProps> = ({ login, mailUser, isAdmin, csrf, own, sessionExpiresAt }) => (
   <Layout title="Credentials · jmap-keys" csrf={csrf}>
     <a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
       <span class="brand">jmap-keys</span>
       <div class="who">
         <span class="muted">Signed in as</span> <strong id="who-login">{login}</strong>
+        <button type="button" class="subtle small" id="password-new">Change password</button>
         <form method="post" action="/web/logout" class="inline">
           <input type="hidden" name="_csrf" value={csrf} />
           <button type="submit" class="subtle small" id="signout">Sign out</button>
@@ -311,7 +354,7 @@ export const AppPage: FC<AppPageProps> = ({ login, isAdmin, csrf, own, sessionEx
         <div class="panel-head">
           <div>
             <h1>App Passwords</h1>
-            <p class="muted">Passwords for mail apps: log in with your login <strong>{login}</strong> and the app password.</p>
+            <p class="muted">Passwords for mail apps: log in with the user name <strong>{mailUser}</strong> and the app password.</p>
           </div>
           <div class="buttons">
             <button type="button" class="primary" id="app-new">Create app password</button>
@@ -325,7 +368,7 @@ export const AppPage: FC<AppPageProps> = ({ login, isAdmin, csrf, own, sessionEx
             <thead><tr><th scope="col">Protocol</th><th scope="col">Server</th><th scope="col">Port (STARTTLS)</th><th scope="col">Port (TLS)</th></tr></thead>
             <tbody></tbody>
           </table>
-          <p class="muted small">User name: <strong>{login}</strong>. Password: an app password with the protocol's scope.</p>
+          <p class="muted small">User name: <strong>{mailUser}</strong>. Password: an app password with the protocol's scope.</p>
         </details>
         <Filter prefix="app" noun="app passwords" />
         <p class="status" id="app-status" role="status"></p>
@@ -337,6 +380,7 @@ export const AppPage: FC<AppPageProps> = ({ login, isAdmin, csrf, own, sessionEx
     <MobileDialog />
     <SecretDialog />
     <ConfirmDialog />
+    <PasswordDialog login={login} />
     <script type="application/json" id="jk-data" dangerouslySetInnerHTML={{
       __html: scriptJson({ login, isAdmin, permissions: ALL_PERMISSIONS, own, sessionExpiresAt }),
     }} />

@@ -8,6 +8,8 @@ import { apiUsable, type AppEnv } from '../http/auth-middleware.js';
 import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
 import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
+import { mailUsername } from '../auth/identity.js';
+import { hashPassword } from '../auth/passwords.js';
 import { rolePermissions } from '../auth/permissions.js';
 import type { Services } from '../services.js';
 import { AppPage, SignInPage, type SignInProps } from './pages.js';
@@ -17,6 +19,8 @@ import { cookieAuth, CSRF_HEADER, csrfMatches, SESSION_COOKIE, sessionOf as cook
 /** Login-form CSRF (double submit before there is a session): a random value in a cookie and in the form. */
 const LOGIN_COOKIE = 'jk_login';
 const LOGIN_COOKIE_SECONDS = 30 * 60;
+/** The same minimum as `jmap-keys account passwd`. */
+const MIN_PASSWORD = 8;
 
 /** No external requests, no inline script or style, no framing. */
 const CSP = [
@@ -110,7 +114,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     }
     const { account } = session;
     securityHeaders(c);
-    return c.html(<>{raw('<!doctype html>')}<AppPage login={account.login} isAdmin={account.role === 'admin'} csrf={session.csrf}
+    return c.html(<>{raw('<!doctype html>')}<AppPage login={account.login} mailUser={mailUsername(account)} isAdmin={account.role === 'admin'} csrf={session.csrf}
       own={[...rolePermissions(account.role)]} sessionExpiresAt={session.exp} /></>);
   });
 
@@ -172,6 +176,44 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     }
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure() });
     return c.redirect('/web/?signedout', 303);
+  });
+
+  /**
+   * Changes the signed-in account's own password. The current one is checked like a sign-in (failures count
+   * toward the address's limit); every session made with the old password ends, this one gets a fresh cookie.
+   */
+  app.post('/web/password', async (c) => {
+    c.header('Cache-Control', 'no-store');
+    const text = await smallBody(c, 8 * 1024);
+    if (typeof text !== 'string') return text;
+    const session = await sessionOf(c);
+    if (!session) return c.json({ error: 'unauthorized', message: 'Your session has ended. Sign in again.' }, 401);
+    if (!csrfMatches(c, session)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
+    const body = parseJsonObject(text);
+    if (!body) return c.json({ error: 'invalid_json', message: 'The body must be a JSON object with currentPassword and newPassword' }, 400);
+    const { currentPassword, newPassword } = body;
+    if (typeof currentPassword !== 'string' || currentPassword === '') return c.json({ error: 'invalid_request', message: 'Enter your current password.', field: 'currentPassword' }, 400);
+    if (typeof newPassword !== 'string' || newPassword.length < MIN_PASSWORD || newPassword.length > 1000) {
+      return c.json({ error: 'invalid_request', message: `The new password needs ${MIN_PASSWORD} to 1000 characters.`, field: 'newPassword' }, 400);
+    }
+    if (newPassword === currentPassword) return c.json({ error: 'invalid_request', message: 'The new password is the current one.', field: 'newPassword' }, 400);
+    const { account } = session;
+    const basic = `Basic ${Buffer.from(`${account.login}:${currentPassword}`).toString('base64')}`;
+    const checked = await services.authenticator.authenticate(basic, clientIp(c, services.config.trustedProxies), apiUsable);
+    if (!checked.ok && checked.status === 429) {
+      c.header('Retry-After', String(checked.retryAfter ?? 60));
+      return c.json({ error: 'rate_limited', message: `Too many failed attempts from your address. Try again in ${checked.retryAfter ?? 60} seconds.` }, 429);
+    }
+    // 400, not 401: a wrong current password does not end the session it is typed in.
+    if (!checked.ok || checked.principal.credential !== null || checked.principal.account.id !== account.id) {
+      return c.json({ error: 'invalid_request', message: 'That is not your current password.', field: 'currentPassword' }, 400);
+    }
+    await services.store.setAccountPassword(account.id, await hashPassword(newPassword));
+    const updated = await services.store.accountById(account.id);
+    if (!updated) return c.json({ error: 'unauthorized', message: 'Your account no longer exists.' }, 401);
+    const issued = await sessions.issue(updated);
+    setSessionCookie(c, issued);
+    return c.json({ csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });
   });
 
   /** The page renews its JWT while in use, up to the absolute limit of a sign-in. */

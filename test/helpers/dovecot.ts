@@ -1,15 +1,22 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const hasDovecot = spawnSync('dovecot', ['--version']).status === 0;
 
 export interface Dovecot {
-  imapPort: number;
-  pop3Port: number;
-  submissionPort: number;
+  /** Plain ports (STARTTLS) and implicit-TLS ports, as in docs/dovecot.md but moved. */
+  imap: number;
+  imaps: number;
+  pop3: number;
+  pop3s: number;
+  submission: number;
+  submissions: number;
+  relay: number;
   dir: string;
   log: () => string;
   stop(): Promise<void>;
@@ -35,75 +42,70 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`port ${port} did not open`);
 }
 
+/** The fenced block of docs/dovecot.md whose info string names `file`. */
+export function docBlock(file: string): string {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/dovecot.md', import.meta.url)), 'utf8');
+  const m = new RegExp(`^\`\`\`conf file=${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n([\\s\\S]*?)^\`\`\`$`, 'm').exec(doc);
+  if (!m) throw new Error(`docs/dovecot.md has no block for ${file}`);
+  return m[1] as string;
+}
+
+/** Replaces each `from` exactly once: if the doc changes under the test, the test says where. */
+function substitute(text: string, pairs: [string, string][], what: string): string {
+  let out = text;
+  for (const [from, to] of pairs) {
+    const n = out.split(from).length - 1;
+    if (n !== 1) throw new Error(`expected "${from}" once in ${what} of docs/dovecot.md, found ${n} times`);
+    out = out.replace(from, to);
+  }
+  return out;
+}
+
 /**
- * Starts Debian's Dovecot in the foreground on loopback high ports, with a generated config in a temporary
- * folder whose passdb is `oauth2` in post mode against `introspectionUrl` (which carries the Basic credentials).
+ * Starts Debian's Dovecot in the foreground with the configuration of docs/dovecot.md as written there; only
+ * what must differ on a test machine is moved: ports (to basePort…basePort+6), listen address, paths under a
+ * temporary folder, a throw-away certificate, and the introspection URL (which carries the Basic credentials).
+ * Prepended: where the instance keeps its sockets and log, and no delay after failed logins.
  */
 export async function startDovecot(introspectionUrl: string, basePort: number): Promise<Dovecot> {
   const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-dovecot-'));
-  chmodSync(dir, 0o755); // the mail processes run as the dovecot user and must reach their home below
-  const mail = join(dir, 'mail');
-  mkdirSync(mail);
-  const owner = uidOf('dovecot');
-  chownSync(mail, owner.uid, owner.gid);
-  const [imapPort, pop3Port, submissionPort, relayPort] = [basePort, basePort + 1, basePort + 2, basePort + 3];
-  writeFileSync(join(dir, 'oauth2.conf.ext'), [
-    'introspection_mode = post',
-    `introspection_url = ${introspectionUrl}`,
-    'username_attribute = username',
-    'active_attribute = active',
-    'active_value = true',
-    'send_auth_headers = yes',
-    'timeout_msecs = 5000',
-    '',
+  chmodSync(dir, 0o755); // the mail processes run as the mail user and must reach their home below
+  const vhosts = join(dir, 'vhosts');
+  mkdirSync(vhosts);
+  const owner = uidOf('mail');
+  chownSync(vhosts, owner.uid, owner.gid);
+  chmodSync(vhosts, 0o700);
+  const tls = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=mail.test',
+    '-keyout', join(dir, 'privkey.pem'), '-out', join(dir, 'fullchain.pem')], { encoding: 'utf8' });
+  if (tls.status !== 0) throw new Error(`openssl failed: ${tls.stderr}`);
+  const ports = { imap: basePort, imaps: basePort + 1, pop3: basePort + 2, pop3s: basePort + 3, submission: basePort + 4, submissions: basePort + 5, relay: basePort + 6 };
+
+  writeFileSync(join(dir, 'oauth2.conf.ext'), substitute(docBlock('/etc/dovecot/dovecot-oauth2.conf.ext'), [
+    ['http://admin:rm_THE_INTERNAL_KEY@127.0.0.1:8080/internal/introspect', introspectionUrl],
+  ], 'dovecot-oauth2.conf.ext'), { mode: 0o600 });
+  const conf = substitute(docBlock('/etc/dovecot/dovecot.conf'), [
+    ['listen = *, ::', 'listen = 127.0.0.1'],
+    ['</etc/dovecot/tls/fullchain.pem', `<${dir}/fullchain.pem`],
+    ['</etc/dovecot/tls/privkey.pem', `<${dir}/privkey.pem`],
+    ['args = /etc/dovecot/dovecot-oauth2.conf.ext', `args = ${dir}/oauth2.conf.ext`],
+    ['home=/var/mail/vhosts/%u', `home=${vhosts}/%u`],
+    ['submission_relay_port = 25', `submission_relay_port = ${ports.relay}`],
+    ['port = 143', `port = ${ports.imap}`],
+    ['port = 993', `port = ${ports.imaps}`],
+    ['port = 110', `port = ${ports.pop3}`],
+    ['port = 995', `port = ${ports.pop3s}`],
+    ['port = 587', `port = ${ports.submission}`],
+    ['port = 465', `port = ${ports.submissions}`],
+  ], 'dovecot.conf');
+  writeFileSync(join(dir, 'dovecot.conf'), [
+    `base_dir = ${dir}/run`,
+    `state_dir = ${dir}/state`,
+    `instance_name = jmap-keys-test-${basePort}`,
+    `log_path = ${dir}/dovecot.log`,
+    'auth_verbose = yes',
+    'auth_failure_delay = 0',
+    conf,
   ].join('\n'));
-  writeFileSync(join(dir, 'dovecot.conf'), `
-protocols = imap pop3 submission
-listen = 127.0.0.1
-base_dir = ${dir}/run
-state_dir = ${dir}/state
-instance_name = jmap-keys-test-${basePort}
-log_path = ${dir}/dovecot.log
-auth_verbose = yes
-auth_failure_delay = 0
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = ${owner.uid}
-passdb {
-  driver = oauth2
-  args = ${dir}/oauth2.conf.ext
-}
-userdb {
-  driver = static
-  args = uid=${owner.uid} gid=${owner.gid} home=${mail}/%u
-}
-mail_location = maildir:~/Maildir
-submission_relay_host = 127.0.0.1
-submission_relay_port = ${relayPort}
-hostname = mail.test
-service imap-login {
-  inet_listener imap {
-    port = ${imapPort}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service pop3-login {
-  inet_listener pop3 {
-    port = ${pop3Port}
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-service submission-login {
-  inet_listener submission {
-    port = ${submissionPort}
-  }
-}
-`);
   const child: ChildProcess = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
@@ -113,13 +115,13 @@ service submission-login {
     return `${output}\n${file}`;
   };
   try {
-    await Promise.all([waitForPort(imapPort, 15_000), waitForPort(pop3Port, 15_000), waitForPort(submissionPort, 15_000)]);
+    await Promise.all([ports.imaps, ports.pop3s, ports.submissions].map((p) => waitForPort(p, 15_000)));
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`dovecot did not start: ${(err as Error).message}\n${log()}`);
   }
   return {
-    imapPort, pop3Port, submissionPort, dir, log,
+    ...ports, dir, log,
     stop: () => new Promise<void>((resolve) => {
       child.on('exit', () => {
         rmSync(dir, { recursive: true, force: true });
@@ -133,14 +135,17 @@ service submission-login {
 let nextSource = 10;
 
 /**
- * A line-oriented client for IMAP, POP3 and SMTP dialogues: send a line, wait for a reply matching a pattern.
+ * A line-oriented client for IMAP, POP3 and SMTP dialogues (plain, or implicit TLS with `tls`): send a line, wait for a reply matching a pattern.
  * Each dialogue comes from its own loopback address (127.0.0.10, .11, …): Dovecot slows down repeated failed
  * logins per client address, and the negative cases would otherwise wait on that penalty.
  */
-export async function dialogue(port: number, steps: { send?: string; expect: RegExp }[]): Promise<string[]> {
+export async function dialogue(port: number, steps: { send?: string; expect: RegExp }[], tls = false): Promise<string[]> {
   const localAddress = `127.0.0.${nextSource}`;
   nextSource = nextSource >= 250 ? 10 : nextSource + 1;
-  const socket = connect({ port, host: '127.0.0.1', localAddress });
+  // Implicit TLS (the doc's imaps, pop3s, submissions) with the test's self-signed certificate.
+  const socket = tls
+    ? tlsConnect({ socket: connect({ port, host: '127.0.0.1', localAddress }), rejectUnauthorized: false })
+    : connect({ port, host: '127.0.0.1', localAddress });
   let buffer = '';
   const replies: string[] = [];
   socket.setEncoding('utf8');

@@ -1,7 +1,12 @@
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import { addressBucket, RateLimit } from '../../auth/throttle.js';
+import { accountAddress, mailAddress, mailUsername } from '../../auth/identity.js';
+import { normalizeMask } from '../../auth/ipmask.js';
+import type { AccountRow } from '../../db/store.js';
 import { AppPasswords, toRestKey } from '../../credentials/app-passwords.js';
+import { MAX_ALLOWED_IPS } from '../../credentials/validate.js';
+import { parseUtcDate } from '../../util/utcdate.js';
 import { MOBILE_SCOPES, PLATFORMS, SCOPES } from '../../credentials/scopes.js';
 import type { Services } from '../../services.js';
 import { isCleanLabel, labelProblem } from '../../util/text.js';
@@ -10,7 +15,7 @@ import { readBody } from '../body.js';
 import { restError } from './errors.js';
 import { OneTimeLinks } from '../../credentials/one-time-links.js';
 import { loadServerSecret } from '../../services.js';
-import { autoconfigXml, mobileconfig } from './onboarding.js';
+import { autoconfigXml, mobileconfig, settingsPage } from './onboarding.js';
 
 /** A one-line label: printable text only (src/util/text.ts). */
 const label = (field: string) => v.check((s: string) => isCleanLabel(s), (issue: v.CheckIssue<string>) => `${field} ${labelProblem(issue.input) ?? 'is invalid'}`);
@@ -21,6 +26,19 @@ const CreateBody = v.strictObject({
     v.array(v.picklist(SCOPES, `scopes must be among: ${SCOPES.join(', ')}`), 'scopes must be an array'),
     v.minLength(1, 'scopes must not be empty'),
   ),
+  expiresAt: v.optional(v.nullable(v.pipe(
+    v.string('expiresAt must be a UTCDate string or null'),
+    v.check((d) => parseUtcDate(d) !== undefined, 'expiresAt must be a UTCDate such as 2027-01-01T00:00:00Z (UTC, seconds, a Z at the end)'),
+    v.transform((d) => parseUtcDate(d) as number),
+  ))),
+  allowedIps: v.optional(v.pipe(
+    v.array(v.pipe(
+      v.string('allowedIps must hold strings'),
+      v.check((m) => normalizeMask(m) !== undefined, 'allowedIps must hold IP addresses or CIDR masks (prefix 8 or more)'),
+      v.transform((m) => normalizeMask(m) as string),
+    ), 'allowedIps must be an array'),
+    v.maxLength(MAX_ALLOWED_IPS, `allowedIps holds at most ${MAX_ALLOWED_IPS} masks`),
+  )),
 });
 const MobileBody = v.strictObject({
   name: Name,
@@ -33,6 +51,8 @@ export const MAX_REST_BODY = 8 * 1024;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const PROFILE_LINK_TTL_SECONDS = 10 * 60;
+/** Platforms that install an Apple configuration profile. */
+const APPLE = new Set(['ios', 'macos']);
 /** Where the one-time .mobileconfig links of POST /api/smtp-credentials/mobile point (the QR code's content). */
 export const PROFILE_PATH = '/api/mobileconfig/';
 
@@ -41,11 +61,14 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { config } = services;
   const passwords = new AppPasswords(services.store, services.hasher, config.maxAppPasswordsPerAccount);
-  const profiles = new OneTimeLinks<{ login: string; name: string; password: string }>(services.store, loadServerSecret(config), PROFILE_LINK_TTL_SECONDS);
+  const profiles = new OneTimeLinks<{ username: string; email: string; name: string; password: string; platform: string; scopes: string[] }>(
+    services.store, loadServerSecret(config), PROFILE_LINK_TTL_SECONDS);
   const windowMs = config.rest.windowSeconds * 1000;
   const reads = new RateLimit(services.store, 'rest:r', config.rest.readsPerWindow, windowMs);
   const writes = new RateLimit(services.store, 'rest:w', config.rest.writesPerWindow, windowMs);
   const connectionInfo = () => config.mail;
+  /** The settings a mail client needs for this account: the servers and a user name that logs in. */
+  const accountConnection = (account: AccountRow) => ({ ...config.mail, username: mailUsername(account), email: accountAddress(account) });
 
   const auth = requireAuth(services, (c, status, detail) =>
     restError(c, status, status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'rate_limited', detail));
@@ -84,7 +107,8 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     if (parsed.success) return { ok: true, value: parsed.output };
     const issue = parsed.issues[0];
     const path = issue ? v.getDotPath(issue) : null;
-    if (issue?.type === 'strict_object' || (issue?.type === 'object' && path === null)) {
+    // A missing field is reported by strictObject too (input undefined): that is "required", not "unknown".
+    if ((issue?.type === 'strict_object' && issue.input !== undefined) || (issue?.type === 'object' && path === null)) {
       const field = issue.type === 'strict_object' ? path ?? '' : '';
       return { ok: false, res: restError(c, 400, 'invalid_request', field ? `Unknown field ${field.slice(0, 50)}` : 'The body must be a JSON object', field ? { field: field.slice(0, 50) } : {}) };
     }
@@ -99,7 +123,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
 
   app.get(base, limited('read'), async (c) => {
     if (!need(c, 'sysAppPasswordGet')) return denied(c);
-    return c.json({ connectionInfo: connectionInfo(), keys: await passwords.list(c.var.principal) });
+    return c.json({ connectionInfo: accountConnection(c.var.principal.account), keys: await passwords.list(c.var.principal) });
   });
 
   app.post(base, limited('write'), async (c) => {
@@ -118,25 +142,31 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const { name, platform, deviceId } = parsed.value;
     const made = await passwords.create(c.var.principal, { name, scopes: MOBILE_SCOPES, platform, deviceId });
     if ('error' in made) return restError(c, made.status, made.error, made.message);
-    const link = await profiles.add({ login: c.var.principal.account.login, name, password: made.token });
-    return c.json({ ...made.key, apiKey: made.token, mobileconfigUrl: `${config.publicUrl}${PROFILE_PATH}${link}` }, 201);
+    const { account } = c.var.principal;
+    const link = await profiles.add({ username: mailUsername(account), email: mailAddress(account, config.mail.imap.serverName), name, password: made.token, platform, scopes: made.key.scopes });
+    const setupUrl = `${config.publicUrl}${PROFILE_PATH}${link}`;
+    // Apple devices install a profile; the others get a page of settings to type in (same one-time link).
+    return c.json({ ...made.key, apiKey: made.token, setupUrl, ...(APPLE.has(platform) ? { mobileconfigUrl: setupUrl } : {}) }, 201);
   });
 
   // The one-time link is the capability: no other auth, single use, minutes long. It lives outside the
   // authenticated tree (and a static segment beside /:keyId would push Hono off its RegExpRouter).
-  // Any node serves it (the sealed profile is in the store). A HEAD (a chat app's link preview) does not use it up.
+  // Hono answers HEAD with the GET handler: a HEAD (a link preview, a mail scanner) only looks, it never uses
+  // the link up; only a GET that serves the profile does. Any node serves it (the sealed profile is in the store).
   app.get(`${PROFILE_PATH}:token`, async (c) => {
-    const gone = () => restError(c, 404, 'not_found', 'This profile link was used already or has expired');
-    if (c.req.method === 'HEAD') {
-      if (!(await profiles.exists(c.req.param('token')))) return gone();
-      c.header('Cache-Control', 'no-store');
-      return c.body(null, 200, { 'Content-Type': 'application/x-apple-aspen-config' });
-    }
-    const profile = await profiles.take(c.req.param('token'));
-    if (!profile) return gone();
-    c.header('Content-Disposition', 'attachment; filename="mail.mobileconfig"');
+    const token = c.req.param('token');
+    const head = c.req.method === 'HEAD';
+    const profile = head ? await profiles.peek(token) : await profiles.take(token);
+    if (!profile) return restError(c, 404, 'not_found', 'This profile link was used already or has expired');
     c.header('Cache-Control', 'no-store');
-    return c.body(mobileconfig(connectionInfo(), profile), 200, { 'Content-Type': 'application/x-apple-aspen-config' });
+    if (!APPLE.has(profile.platform)) {
+      c.header('Referrer-Policy', 'no-referrer');
+      // A page that holds a password: nothing loads, nothing runs, nothing frames it.
+      c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'");
+      return c.body(head ? '' : settingsPage(connectionInfo(), profile), 200, { 'Content-Type': 'text/html; charset=utf-8' });
+    }
+    c.header('Content-Disposition', 'attachment; filename="mail.mobileconfig"');
+    return c.body(head ? '' : mobileconfig(connectionInfo(), profile), 200, { 'Content-Type': 'application/x-apple-aspen-config' });
   });
 
   const notFound = (c: Context) => restError(c, 404, 'not_found', 'No such key');

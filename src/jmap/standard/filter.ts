@@ -8,6 +8,12 @@ export const MAX_FILTER_DEPTH = 32;
 const MAX_FILTER_NODES = 1000;
 const MAX_SORT_KEYS = 8;
 
+/**
+ * Operator names: RFC 8620's, and the spellings of the x:ApiKey reference page (AllOf, AnyOf, Not), which mean
+ * the same thing.
+ */
+const OPERATORS: Record<string, 'AND' | 'OR' | 'NOT'> = { AND: 'AND', OR: 'OR', NOT: 'NOT', AllOf: 'AND', AnyOf: 'OR', Not: 'NOT' };
+
 /** Parses a Filter (RFC 8620 §5.5): FilterOperator trees of the object type's conditions. */
 export function parseFilter<C>(type: Pick<StandardType<unknown, C>, 'parseCondition'>, value: JsonValue | undefined): FilterNode<C> | null {
   if (value === undefined || value === null) return null;
@@ -21,10 +27,9 @@ export function parseFilter<C>(type: Pick<StandardType<unknown, C>, 'parseCondit
     if (keys.some((k) => k !== 'operator' && k !== 'conditions')) {
       throw new MethodError('invalidArguments', 'A FilterOperator has only operator and conditions');
     }
-    const { operator, conditions } = node;
-    if (operator !== 'AND' && operator !== 'OR' && operator !== 'NOT') {
-      throw new MethodError('invalidArguments', 'operator must be AND, OR or NOT');
-    }
+    const { conditions } = node;
+    const operator = typeof node.operator === 'string' && Object.hasOwn(OPERATORS, node.operator) ? OPERATORS[node.operator] : undefined;
+    if (!operator) throw new MethodError('invalidArguments', 'operator must be AND, OR or NOT (or AllOf, AnyOf, Not)');
     if (!Array.isArray(conditions)) throw new MethodError('invalidArguments', 'A FilterOperator needs a conditions array');
     return { operator, conditions: conditions.map((c) => walk(c, depth + 1)) };
   };

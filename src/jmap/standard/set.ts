@@ -105,13 +105,15 @@ async function createOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, acc
   for (const k of Object.keys(value)) if (!bad.has(k)) rest[k] = value[k] as JsonValue;
   const checked = type.check(ctx, accountId, rest, null);
   if (!checked.ok) return mergeInvalid(checked.error, invalid);
-  if (invalid.length > 0) return { type: 'invalidProperties', properties: invalid };
+  if (invalid.length > 0) return unsettable(invalid);
   return type.create(ctx, accountId, checked.value);
 }
 
 async function updateOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, id: string, patch: JsonObject): Promise<JsonObject | null | SetError> {
   const [existing] = await type.read(accountId, [id]);
   if (!existing) return { type: 'notFound' };
+  const refused = type.checkPatch?.(patch);
+  if (refused) return refused;
   const before = type.patchable(existing);
   const patched = applyPatch(before, patch);
   if (!patched.ok) return patched.error;
@@ -124,13 +126,20 @@ async function updateOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, acc
   for (const k of Object.keys(after)) if (!type.serverSet.includes(k) && k !== 'id' && !bad.has(k)) input[k] = after[k] as JsonValue;
   const checked = type.check(ctx, accountId, input, existing);
   if (!checked.ok) return mergeInvalid(checked.error, invalid);
-  if (invalid.length > 0) return { type: 'invalidProperties', properties: invalid };
+  if (invalid.length > 0) return unsettable(invalid);
   return type.update(ctx, accountId, id, checked.value, existing);
+}
+
+const UNSETTABLE = 'unknown, or set by the server only';
+
+function unsettable(invalid: string[]): SetError {
+  return { type: 'invalidProperties', properties: invalid, description: `${invalid.join(', ')}: ${UNSETTABLE}` };
 }
 
 function mergeInvalid(error: SetError, invalid: string[]): SetError {
   if (invalid.length === 0 || error.type !== 'invalidProperties') return error;
-  return { ...error, properties: [...new Set([...invalid, ...(error.properties ?? [])])] };
+  const description = [`${invalid.join(', ')}: ${UNSETTABLE}`, error.description].filter(Boolean).join('; ');
+  return { ...error, properties: [...new Set([...invalid, ...(error.properties ?? [])])], description };
 }
 
 function ownEntries(value: JsonValue | undefined): [string, JsonObject][] {

@@ -46,6 +46,11 @@ export interface StandardType<Input, Condition> {
   /** The object as a PatchObject applies to it (sets as {key: true} maps). */
   patchable(record: JsonObject): JsonObject;
 
+  /**
+   * Optional: refuses a PatchObject whose paths the type cannot take (e.g. a pointer into a set member that is
+   * not a member's name) with invalidPatch, before it is applied.
+   */
+  checkPatch?(patch: JsonObject): SetError | undefined;
   /** Validates a create (`existing` null) or a patched object (`existing` = its stored wire form). */
   check(ctx: MethodContext, accountId: string, input: JsonObject, existing: JsonObject | null): Checked<Input>;
   /** Stores a new record; returns its id and the server-set or defaulted properties to report in `created`. */

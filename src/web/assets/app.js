@@ -7,7 +7,8 @@ const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
 const data = JSON.parse($('#jk-data').textContent);
-const csrf = $('meta[name="csrf-token"]').content;
+// A password change issues a new session, and with it a new token.
+let csrf = $('meta[name="csrf-token"]').content;
 const USING = ['urn:ietf:params:jmap:core', 'urn:stalwart:jmap'];
 const REST = '/api/smtp-credentials';
 const RENEW_AFTER_MS = 4 * 60 * 1000;
@@ -156,7 +157,12 @@ function setError(err) {
   const fields = {};
   for (const property of err.properties ?? []) {
     const field = String(property).split('/')[0];
-    fields[field] = err.description ? sentence(err.description) : FIELD_MESSAGES[field] ?? 'This value is not valid.';
+    // The page's own words per field first: the server's description covers every property at once.
+    fields[field] = FIELD_MESSAGES[field] ?? (err.description ? sentence(err.description) : 'This value is not valid.');
+    if (field === 'allowedIps') {
+      const bad = sentIpLines.filter(([, l]) => !isIpMask(l));
+      if (bad.length > 0) fields[field] += ` Check ${namedLines(bad)}.`;
+    }
   }
   const message = Object.keys(fields).length > 0 ? 'Please correct the marked fields.'
     : sentence(err.description ?? ERROR_TYPES[err.type] ?? `The server refused it (${err.type})`);
@@ -408,11 +414,57 @@ wireFilter('app', state.apps, loadApps);
 const own = new Set(data.own);
 const permList = $('#perm-list');
 const noMatch = h('li', { class: 'none' }, 'No permission matches.');
+
+/** Areas of the ~660 permission names, by their first word, with readable names (in this order). */
+const AREAS = [
+  ['account', 'Sign-in and account', /^(authenticate|impersonate|interact|unlimited|fetch|oAuth)/],
+  ['mail', 'Sending and receiving mail', /^(email|calendar[A-Z])/],
+  ['imap', 'IMAP', /^imap/], ['pop3', 'POP3', /^pop3/], ['sieve', 'Sieve filters', /^sieve/],
+  ['jmap', 'JMAP data (mail, calendars, contacts, files)', /^jmap/], ['dav', 'WebDAV, CalDAV and CardDAV', /^dav/],
+  ['sys', 'Server administration', /^sys/], ['action', 'Server actions', /^action/], ['task', 'Background tasks', /^task/],
+  ['live', 'Live tracing and metrics', /^live/], ['other', 'Other', /./],
+];
+const PREFIXES = /^(sys|jmap|dav|imap|pop3|sieve|action|task|live)(?=[A-Z0-9])/;
+const ACRONYMS = new Set(['api', 'dkim', 'dmarc', 'spf', 'arc', 'mta', 'tls', 'acme', 'dns', 'ai', 'ip', 'ips', 'http', 'jmap', 'imap', 'smtp', 'oauth', 'oidc', 'ldap', 'sql', 'smtp', 'mx', 'url', 'dav', 'id']);
+/** `sysApiKeyGet` → "API key get": the words after the area prefix, acronyms in capitals. */
+function readable(name) {
+  const words = name.replace(PREFIXES, '').replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z])([A-Z][a-z])/g, '$1 $2').split(' ').filter(Boolean);
+  return words.map((w, i) => {
+    const lower = w.toLowerCase();
+    if (ACRONYMS.has(lower)) return lower.toUpperCase();
+    return i === 0 ? lower[0].toUpperCase() + lower.slice(1) : lower;
+  }).join(' ');
+}
+
+const groups = AREAS.map(([id, label]) => {
+  const toggle = h('button', { type: 'button', class: 'link small', 'data-group': id }, 'Select all in group');
+  const count = h('span', { class: 'muted small' });
+  const list = h('ul', { class: 'perm-group-list', role: 'group', 'aria-label': label });
+  const summary = h('summary', {}, h('strong', {}, label), ' ', count);
+  const box = h('details', { class: 'perm-group', 'data-area': id }, summary, h('div', { class: 'perm-group-tools' }, toggle), list);
+  return { id, label, toggle, count, list, li: h('li', { class: 'perm-area' }, box), box, items: [] };
+});
 const permItems = data.permissions.map((name) => {
   const input = h('input', { type: 'checkbox', value: name });
-  return { name, lower: name.toLowerCase(), input, li: h('li', {}, h('label', {}, input, h('span', {}, name))) };
+  const group = groups[AREAS.findIndex(([, , re]) => re.test(name))];
+  // The label stays the permission's own name (what the API and the docs say); the readable words sit beside it.
+  const item = { name, lower: `${name} ${readable(name)}`.toLowerCase(), input, group,
+    li: h('li', {}, h('label', {}, input, h('span', {}, name)), h('span', { class: 'perm-words muted small' }, readable(name))) };
+  group.items.push(item);
+  group.list.append(item.li);
+  return item;
 });
-permList.append(...permItems.map((p) => p.li), noMatch);
+const usedGroups = groups.filter((g) => g.items.length > 0);
+permList.append(...usedGroups.map((g) => g.li), noMatch);
+for (const g of usedGroups) {
+  // Selects every permission of the group that the search and the "mine" switch show; again clears them.
+  g.toggle.addEventListener('click', () => {
+    const visible = g.items.filter((p) => !p.li.hidden);
+    const all = visible.every((p) => p.input.checked);
+    for (const p of visible) p.input.checked = !all;
+    updatePicker();
+  });
+}
 if (own.size >= data.permissions.length) $('#perm-mine').closest('label').hidden = true;
 
 function updatePicker() {
@@ -428,6 +480,15 @@ function updatePicker() {
     const show = p.input.checked || ((!mine || own.has(p.name)) && words.every((w) => p.lower.includes(w)));
     p.li.hidden = !show;
     if (show) shown += 1;
+  }
+  for (const g of usedGroups) {
+    const visible = g.items.filter((p) => !p.li.hidden);
+    const picked = g.items.filter((p) => p.input.checked).length;
+    g.li.hidden = visible.length === 0;
+    g.count.textContent = `${visible.length}${picked ? ` · ${picked} selected` : ''}`;
+    g.toggle.textContent = visible.length > 0 && visible.every((p) => p.input.checked) ? 'Clear group' : 'Select all in group';
+    // A search opens the groups it found something in.
+    if (words.length > 0 && visible.length > 0) g.box.open = true;
   }
   noMatch.hidden = shown > 0;
   $('#perm-count').textContent = `${chosen} selected`;
@@ -462,6 +523,8 @@ function openCredDialog(kind, original = null) {
   $('#cred-description-label').textContent = kind === 'apiKey' ? 'Description' : 'Name';
   $('#cred-description').placeholder = kind === 'apiKey' ? 'e.g. Backup script' : 'e.g. Thunderbird on my laptop';
   $('#cred-permissions-section').hidden = kind !== 'apiKey';
+  $('#cred-warning').hidden = true;
+  delete $('#cred-warning').dataset.for;
   const perms = original?.permissions ?? { '@type': 'Inherit' };
   form.querySelector(`input[name=mode][value=${perms['@type']}]`).checked = true;
   const chosen = new Set(perms.permissions ?? []);
@@ -473,15 +536,35 @@ function openCredDialog(kind, original = null) {
   openDialog($('#cred-dialog'), form.elements.description);
 }
 
-/** Loose check only (characters and shape); the server validates strictly and its verdict is shown the same way. */
+/** Whether a line is an IPv4/IPv6 address or CIDR mask (prefix 8 or more); the server checks again, strictly. */
+function isIpMask(line) {
+  const [addr, prefix, extra] = line.split('/');
+  if (extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
+  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) && (prefix === undefined || (Number(prefix) >= 8 && Number(prefix) <= 32));
+  if (!/^[0-9A-Fa-f:.]+$/.test(addr) || !addr.includes(':') || (addr.match(/::/g) ?? []).length > 1) return false;
+  const groups = addr.split(':');
+  if (groups.length > 8 || groups.some((g) => g.length > 4 && !g.includes('.'))) return false;
+  return prefix === undefined || (Number(prefix) >= 8 && Number(prefix) <= 128);
+}
+
+/** The allowed-IP lines last sent, numbered, so a server refusal can name the lines at fault. */
+let sentIpLines = [];
+const namedLines = (bad) => bad.slice(0, 10).map(([n, l]) => `line ${n}: ${quoted(l.slice(0, 60))}`).join('; ')
+  + (bad.length > 10 ? `; and ${bad.length - 10} more` : '');
+
+/** Loose check only (characters and shape) before sending; every bad line is named, not just the first. */
 const LOOKS_LIKE_IP = /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/;
 
 function readCredForm(form, kind) {
-  const lines = form.elements.allowedIps.value.split('\n').map((l) => l.trim()).filter(Boolean);
-  const bad = lines.find((l) => !LOOKS_LIKE_IP.test(l));
-  if (bad !== undefined) {
+  const numbered = form.elements.allowedIps.value.split('\n').map((l, i) => [i + 1, l.trim()]).filter(([, l]) => l);
+  const lines = numbered.map(([, l]) => l);
+  sentIpLines = numbered;
+  const bad = numbered.filter(([, l]) => !LOOKS_LIKE_IP.test(l));
+  if (bad.length > 0) {
     throw new ApiError('Please correct the marked fields.', {
-      allowedIps: `${quoted(bad.slice(0, 60))} is not an IP address or CIDR mask. Write one per line, like 192.0.2.10 or 10.0.0.0/8.`,
+      allowedIps: `${bad.slice(0, 10).map(([n, l]) => `line ${n}: ${quoted(l.slice(0, 60))} is not an IP address or CIDR mask`).join('; ')}`
+        + `${bad.length > 10 ? `; and ${bad.length - 10} more` : ''}. Write one per line, like 192.0.2.10 or 10.0.0.0/8.`,
     });
   }
   const values = {
@@ -514,6 +597,27 @@ function changes(original, values, form) {
   return patch;
 }
 
+// Expiry presets: a date so many days from now (to the minute), or none.
+for (const button of $$('[data-expire-days]')) {
+  button.addEventListener('click', () => {
+    const days = button.dataset.expireDays;
+    const input = $('#cred-expires');
+    input.value = days ? toLocalInput(toUtcDate(new Date(Date.now() + Number(days) * 86_400_000))) : '';
+  });
+}
+
+/** What would make a new credential useless from the start: said before it is created. */
+function uselessBecause(values, kind) {
+  const reasons = [];
+  if (values.expiresAt && new Date(values.expiresAt).getTime() <= Date.now()) {
+    reasons.push('The expiration date is in the past: it would stop working at once.');
+  }
+  if (kind === 'apiKey' && values.permissions?.['@type'] === 'Replace' && !values.permissions.permissions.includes('authenticate')) {
+    reasons.push('Replace without authenticate: it could not sign in anywhere.');
+  }
+  return reasons;
+}
+
 $('#cred-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = event.currentTarget;
@@ -523,6 +627,18 @@ $('#cred-form').addEventListener('submit', async (event) => {
   await busy($('#cred-submit'), async () => {
     try {
       const values = readCredForm(form, kind);
+      const warning = $('#cred-warning');
+      const reasons = original ? [] : uselessBecause(values, kind);
+      const seen = JSON.stringify(values);
+      if (reasons.length > 0 && warning.dataset.for !== seen) {
+        // Warn once; the same values submitted again are created as asked.
+        warning.dataset.for = seen;
+        warning.textContent = `${reasons.join(' ')} Press Create again to create it anyway.`;
+        warning.hidden = false;
+        warning.scrollIntoView({ block: 'nearest' });
+        return;
+      }
+      warning.hidden = true;
       if (!original) {
         const set = (await jmap([[`${type}/set`, { create: { new: values } }, 's']])).get('s');
         if (set.notCreated?.new) throw setError(set.notCreated.new);
@@ -652,7 +768,7 @@ $('#app-form').addEventListener('submit', (event) => {
   const form = event.currentTarget;
   const scopes = $$('input[name=scopes]:checked', form).map((i) => i.value);
   restCreate(form, 'app', REST, { name: form.elements.name.value.trim(), scopes }, (made) => {
-    showSecret({ title: `App password ${quoted(made.name)} created`, label: 'App password', secret: made.apiKey, kind: 'appPassword' });
+    showSecret({ title: `App password ${quoted(made.name)} created`, label: 'App password', secret: made.apiKey, kind: 'appPassword', scopes: made.scopes });
   });
 });
 
@@ -668,7 +784,42 @@ $('#mobile-form').addEventListener('submit', (event) => {
   const form = event.currentTarget;
   const body = { name: form.elements.name.value.trim(), platform: form.elements.platform.value, deviceId: form.elements.deviceId.value.trim() };
   restCreate(form, 'mobile', `${REST}/mobile`, body, (made) => {
-    showSecret({ title: `${quoted(made.name)} is ready to set up`, label: 'App password', secret: made.apiKey, kind: 'appPassword', profileUrl: made.mobileconfigUrl });
+    showSecret({ title: `${quoted(made.name)} is ready to set up`, label: 'App password', secret: made.apiKey, kind: 'appPassword',
+      profileUrl: made.setupUrl, apple: Boolean(made.mobileconfigUrl), scopes: made.scopes });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The account's own password
+
+$('#password-new').addEventListener('click', () => {
+  const form = $('#password-form');
+  form.reset();
+  clearErrors(form);
+  openDialog($('#password-dialog'), form.elements.currentPassword);
+});
+
+$('#password-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  const currentPassword = form.elements.currentPassword.value;
+  const newPassword = form.elements.newPassword.value;
+  if (newPassword !== form.elements.repeat.value) {
+    showErrors(form, 'password', new ApiError('Please correct the marked fields.', { repeat: 'The two new passwords differ.' }));
+    return;
+  }
+  await busy($('#password-submit'), async () => {
+    try {
+      const made = await http('/web/password', { method: 'POST', body: { currentPassword, newPassword } });
+      csrf = made.csrfToken;
+      $('meta[name="csrf-token"]').content = csrf;
+      $('#password-dialog').close();
+      $('#page-flash')?.remove();
+      $('#main').prepend(h('p', { class: 'status', id: 'page-flash', role: 'status' }, 'Your password was changed. Your other sign-ins have ended.'));
+    } catch (err) {
+      showErrors(form, 'password', err);
+    }
   });
 });
 
@@ -684,16 +835,18 @@ async function qrImage(url) {
   return h('img', { id: 'qr-image', src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, alt: 'QR code of the one-time setup link' });
 }
 
-function mailSettings() {
-  const pairs = [['User name', data.login]];
+/** The settings a mail app needs: only the protocols the password's scopes allow, and the name that logs in. */
+function mailSettings(scopes) {
+  const pairs = [['User name', connectionInfo?.username ?? data.login]];
+  const allowed = (p) => !scopes || scopes.includes('app') || scopes.includes(p);
   for (const [p, label] of PROTOCOLS) {
     const info = connectionInfo?.[p];
-    if (info?.enabled) pairs.push([label, `${info.serverName}, port ${info.securePort} (TLS) or ${info.port} (STARTTLS)`]);
+    if (info?.enabled && allowed(p)) pairs.push([label, `${info.serverName}, port ${info.securePort} (TLS) or ${info.port} (STARTTLS)`]);
   }
   return h('dl', { class: 'pairs' }, pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
-async function showSecret({ title, label, secret, kind, profileUrl }) {
+async function showSecret({ title, label, secret, kind, profileUrl, apple, scopes }) {
   $('#secret-title').textContent = title;
   $('#secret-label').textContent = label;
   $('#secret-value').value = secret;
@@ -706,8 +859,16 @@ async function showSecret({ title, label, secret, kind, profileUrl }) {
   } else {
     if (!connectionInfo) connectionInfo = (await http(REST).catch(() => null))?.connectionInfo ?? null;
     if (profileUrl) {
-      const box = h('div', { class: 'qr' }, h('p', {}, 'Scan this code with the device’s camera to install a mail profile with this password ',
-        '(Apple devices). The link works ', h('strong', {}, 'once'), ' and expires in 10 minutes. On other devices, enter the settings below by hand.'));
+      const box = h('div', { class: 'qr' }, h('p', {}, 'Scan this code with the device’s camera to ',
+        apple ? 'install a mail profile with this password' : 'open a page with the mail settings and this password',
+        '. The link works ', h('strong', {}, 'once'), ' and expires in 10 minutes.'),
+        // On the phone itself there is nothing to scan: the same link, to tap.
+        h('p', {}, h('a', { id: 'qr-link', href: profileUrl, rel: 'noreferrer' }, apple ? 'On this device? Install the profile' : 'On this device? Open the settings')));
+      const linkHost = new URL(profileUrl).hostname;
+      if (/^(127\.|0\.0\.0\.0$|\[?::1?\]?$|localhost$)/i.test(linkHost)) {
+        box.append(h('p', { class: 'warning', id: 'qr-loopback', role: 'status' }, `This link points at ${linkHost}, which a phone cannot reach. `,
+          'The server needs JMAP_KEYS_PUBLIC_URL set to an address the phone can open.'));
+      }
       extra.append(box);
       try {
         box.prepend(await qrImage(profileUrl));
@@ -715,7 +876,7 @@ async function showSecret({ title, label, secret, kind, profileUrl }) {
         box.append(h('p', { class: 'field-error' }, err.message));
       }
     }
-    extra.append(h('p', { class: 'muted small' }, 'Mail app settings:'), mailSettings());
+    extra.append(h('p', { class: 'muted small' }, 'Mail app settings:'), mailSettings(scopes));
   }
   openDialog($('#secret-dialog'), $('#secret-copy'));
 }
@@ -733,8 +894,22 @@ $('#secret-copy').addEventListener('click', async () => {
   $('#secret-copied').textContent = copied ? 'Copied to the clipboard.' : 'Could not copy: select the secret and copy it by hand.';
 });
 
+// Esc would lose the secret for good: ask first (the "I have saved it" button closes at once).
+$('#secret-dialog').addEventListener('cancel', (event) => {
+  if (!$('#secret-leave').hidden) return;
+  event.preventDefault();
+  $('#secret-leave').hidden = false;
+  $('#secret-stay').focus();
+});
+$('#secret-stay').addEventListener('click', () => {
+  $('#secret-leave').hidden = true;
+  $('#secret-copy').focus();
+});
+$('#secret-leave-anyway').addEventListener('click', () => $('#secret-dialog').close());
+
 // Gone from the page once the dialog is closed.
 $('#secret-dialog').addEventListener('close', () => {
+  $('#secret-leave').hidden = true;
   $('#secret-value').value = '';
   $('#secret-extra').replaceChildren();
 });
