@@ -1,4 +1,5 @@
 import { generatePassword, hashPassword } from './auth/passwords.js';
+import { audit } from './audit/record.js';
 import { issueAccountKey } from './credentials/issue.js';
 import type { Services } from './services.js';
 import { nowSeconds } from './util/utcdate.js';
@@ -19,6 +20,7 @@ export async function bootstrapAdmin(services: Services, adminPassword: string |
   return store.transaction(() => {
     if (store.countAccounts() > 0) return undefined;
     const account = store.createAccount({ login: 'admin', passwordHash, role: 'admin', createdAt: nowSeconds() });
+    audit(store, { type: 'account.created', accountId: account.id, details: { login: 'admin', role: 'admin' } });
     const issued = issueAccountKey(store, hasher, account.id, 'Bootstrap admin key');
     return { login: 'admin', password, generatedPassword: adminPassword === undefined, apiKey: issued.token };
   });

@@ -1,5 +1,6 @@
 import { bootstrapAdmin } from './bootstrap.js';
 import type { Config } from './config.js';
+import { createLogger, errorFields } from './log.js';
 import { startServer, type RunningServer } from './server.js';
 
 export interface RunOutput {
@@ -12,7 +13,11 @@ export interface RunOutput {
  * secrets once, stop cleanly on SIGINT/SIGTERM. `tryIt` is the usage hint printed after the first-start secrets.
  */
 export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: string) => string[]): Promise<RunningServer> {
-  const running = await startServer(config, (msg) => io.err(`jmap-keys: ${msg}`));
+  const log = createLogger(config.logLevel, config.logFormat);
+  // Nothing a request or a timer does may end the process: log it and keep serving.
+  process.on('uncaughtException', (err) => log.fatal(errorFields(err), 'uncaught exception (kept running)'));
+  process.on('unhandledRejection', (err) => log.fatal(errorFields(err), 'unhandled rejection (kept running)'));
+  const running = await startServer(config, log);
   const first = await bootstrapAdmin(running.services, config.adminPassword);
   if (first) {
     // Shown once, on the first start only: neither secret is stored in a recoverable form.
@@ -27,9 +32,17 @@ export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: s
       '',
     ].join('\n'));
   }
-  io.out(`jmap-keys: listening on ${running.url} (database ${config.dbFile})`);
-  const stop = () => {
-    running.close().then(() => process.exit(0), () => process.exit(1));
+  log.info({ url: running.url, database: config.dbFile, synchronous: config.sqliteSynchronous, logLevel: config.logLevel,
+    auditRetentionDays: config.auditRetentionDays, pid: process.pid }, `listening on ${running.url}`);
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    running.close().then(() => {
+      log.info({ signal }, 'stopped: last-used times flushed, store closed');
+      process.exit(0);
+    }, (err: unknown) => {
+      log.error(errorFields(err), 'shutdown failed');
+      process.exit(1);
+    });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -9,7 +9,13 @@ export class LastUsedRecorder {
   private readonly written = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly store: Store, private readonly flushMs: number, private readonly granularity = 60) {}
+  constructor(
+    private readonly store: Store,
+    private readonly flushMs: number,
+    private readonly granularity = 60,
+    /** A flush that failed (read-only or full database): reported, and its uses kept for the next flush. */
+    private readonly onError: (error: unknown, count: number) => void = () => {},
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => this.flush(), this.flushMs);
@@ -27,7 +33,14 @@ export class LastUsedRecorder {
     if (this.pending.size === 0) return;
     const batch = new Map(this.pending);
     this.pending.clear();
-    this.store.touchLastUsed(batch);
+    try {
+      this.store.touchLastUsed(batch);
+    } catch (err) {
+      // Never thrown out of the timer (that would end the process); newer uses of the same key win.
+      for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
+      this.onError(err, batch.size);
+      return;
+    }
     if (this.written.size > 100_000) this.written.clear();
   }
 

@@ -4,6 +4,7 @@ import { TokenHasher } from '../auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openSqliteStore } from '../db/sqlite.js';
 import type { AccountRow, Role, Store } from '../db/store.js';
+import { audit, CLI_ACTOR } from '../audit/record.js';
 import { runServer } from '../run.js';
 import { issueAccountKey } from '../credentials/issue.js';
 import { loadServerSecret } from '../services.js';
@@ -80,7 +81,9 @@ export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & 
   await withStore(env, flags, false, (store) => {
     const account = store.transaction(() => {
       if (store.accountByLogin(login)) return undefined;
-      return store.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds() });
+      const made = store.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds() });
+      audit(store, { type: 'account.created', accountId: made.id, details: { login, role: flags.role } }, CLI_ACTOR);
+      return made;
     });
     if (!account) throw new CliError(`account "${login}" already exists`, EXIT.failed);
     out.out(`Created account ${login} (${account.role}, id ${encodeId(account.id)})`);
@@ -109,7 +112,10 @@ export async function accountPasswd(env: NodeJS.ProcessEnv, flags: LocalFlags & 
   const passwordHash = await hashPassword(password);
   await withStore(env, flags, true, (store) => {
     const account = requireAccount(store, login);
-    store.setAccountPassword(account.id, passwordHash);
+    store.transaction(() => {
+      store.setAccountPassword(account.id, passwordHash);
+      audit(store, { type: 'account.passwordChanged', accountId: account.id, details: { login } }, CLI_ACTOR);
+    });
     out.out(`Changed the password of ${login}`);
     if (given === undefined) {
       out.out(`Password: ${password}`);
@@ -127,7 +133,10 @@ export async function accountDelete(env: NodeJS.ProcessEnv, flags: LocalFlags & 
     }
     const keys = store.countCredentials(account.id, 'apiKey');
     const appPasswords = store.countCredentials(account.id, 'appPassword');
-    store.deleteAccount(account.id);
+    store.transaction(() => {
+      store.deleteAccount(account.id);
+      audit(store, { type: 'account.deleted', accountId: account.id, details: { login, role: account.role, apiKeys: keys, appPasswords } }, CLI_ACTOR);
+    });
     out.out(`Deleted account ${login} with ${keys} API key${keys === 1 ? '' : 's'} and ${appPasswords} app password${appPasswords === 1 ? '' : 's'}`);
   });
 }
@@ -150,7 +159,7 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
     const hasher = new TokenHasher(loadServerSecret(config));
     const issued = store.transaction(() => {
       if (store.countCredentials(account.id, 'apiKey') >= config.maxKeysPerAccount) return undefined;
-      return issueAccountKey(store, hasher, account.id, description, expiresAt);
+      return issueAccountKey(store, hasher, account.id, description, expiresAt, CLI_ACTOR);
     });
     if (!issued) throw new CliError(`${flags.login} already has ${config.maxKeysPerAccount} API keys (JMAP_KEYS_MAX_KEYS_PER_ACCOUNT)`, EXIT.failed);
     const id = encodeId(issued.row.id);

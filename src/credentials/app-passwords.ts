@@ -1,3 +1,4 @@
+import { audit, auditedCredential } from '../audit/record.js';
 import type { Principal } from '../auth/authenticator.js';
 import { effectivePermissions, rolePermissions } from '../auth/permissions.js';
 import type { TokenHasher } from '../auth/tokens.js';
@@ -60,11 +61,11 @@ export class AppPasswords {
       return { status: 403, error: 'forbidden', message: 'Only administrators may grant the internal scope' };
     }
     const { mode, list } = scopePermissions(input.scopes);
-    return this.issue(principal, {
+    return this.store.transaction(() => this.issue(principal, {
       accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt: null,
       permissionsMode: mode, permissions: list, allowedIps: [], scopes: [...new Set(input.scopes)],
       platform: input.platform ?? null, deviceId: input.deviceId ?? null,
-    });
+    }));
   }
 
   /** New secret, same name, scopes and restrictions; the old one revoked in the same transaction. */
@@ -74,17 +75,22 @@ export class AppPasswords {
         accountId: old.accountId, kind: 'appPassword', description: old.description, expiresAt: old.expiresAt,
         permissionsMode: old.permissionsMode, permissions: old.permissions, allowedIps: old.allowedIps,
         scopes: old.scopes, platform: old.platform, deviceId: old.deviceId,
-      }, 1);
+      }, 1, old.id);
       if ('key' in result) this.store.deleteCredential(old.accountId, 'appPassword', old.id);
       return result;
     });
   }
 
   revoke(row: CredentialRow): boolean {
-    return this.store.deleteCredential(row.accountId, 'appPassword', row.id);
+    return this.store.transaction(() => {
+      const done = this.store.deleteCredential(row.accountId, 'appPassword', row.id);
+      if (done) auditedCredential(this.store, row, 'credential.destroyed');
+      return done;
+    });
   }
 
-  private issue(principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>, replacing = 0): Refusal | { key: RestKey; token: string } {
+  /** Issues a credential and records it (as a rotation of `rotates` when given); run inside a transaction. */
+  private issue(principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>, replacing = 0, rotates?: number): Refusal | { key: RestKey; token: string } {
     const missing = ungrantable(this.store, principal.permissions, base.accountId, base.permissionsMode, base.permissions);
     if (missing.length > 0) return { status: 403, error: 'forbidden', message: describeUngrantable(missing) };
     if (this.store.countCredentials(base.accountId, 'appPassword') - replacing >= this.quota) {
@@ -92,6 +98,8 @@ export class AppPasswords {
     }
     const issued = this.hasher.issue('appPassword');
     const row = this.store.insertCredential({ ...base, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds() });
+    if (rotates === undefined) auditedCredential(this.store, row, 'credential.created');
+    else audit(this.store, { type: 'credential.rotated', accountId: row.accountId, credentialId: row.id, credentialKind: row.kind, details: { description: row.description, previousId: rotates } });
     return { key: toRestKey(row, principal.account), token: issued.token };
   }
 }

@@ -1,3 +1,4 @@
+import { audit, auditedCredential } from '../audit/record.js';
 import type { TokenHasher } from '../auth/tokens.js';
 import type { CredentialChanges, CredentialFilter, CredentialKind, CredentialSort, DateCondition, Store } from '../db/store.js';
 import type { MethodContext } from '../jmap/context.js';
@@ -102,6 +103,7 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
         accountId: accountNum, kind, ...input, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds(),
         scopes: null, platform: null, deviceId: null,
       });
+      auditedCredential(store, row, 'credential.created');
       const wire = credentialToWire(row, o.withScopes);
       const { id: _id, description: _d, ...reported } = wire;
       return { id: wire.id as string, reported: { ...reported, secret: issued.token } };
@@ -123,14 +125,20 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
         // Scopes named the old rights; once the rights are edited directly they would lie.
         changes.scopes = null;
       }
-      store.updateCredential(num(accountId), kind, decodeId(id) ?? -1, changes);
+      const recordId = decodeId(id) ?? -1;
+      if (store.updateCredential(num(accountId), kind, recordId, changes) && Object.keys(changes).length > 0) {
+        audit(store, { type: 'credential.updated', accountId: num(accountId), credentialId: recordId, credentialKind: kind, details: { ...changes } });
+      }
       return o.withScopes && changes.scopes === null && existing.scopes !== null ? { scopes: null } : null;
     },
 
     batch: (fn) => store.transaction(fn),
 
     destroy(_ctx, accountId, id) {
-      return store.deleteCredential(num(accountId), kind, decodeId(id) ?? -1) ? undefined : { type: 'notFound' };
+      const [row] = store.credentials(num(accountId), kind, [decodeId(id) ?? -1]);
+      if (!row || !store.deleteCredential(num(accountId), kind, row.id)) return { type: 'notFound' };
+      auditedCredential(store, row, 'credential.destroyed');
+      return undefined;
     },
 
     changesSince(accountId, sinceState, maxRows): ChangeEntry[] | undefined {

@@ -6,8 +6,10 @@ import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, lt, lte, max, n
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
+import { sqliteFailure, StoreUnavailableError } from './errors.js';
 import type {
-  AccountRow, ChangeRow, CredentialChanges, CredentialFilter, CredentialKind, CredentialRow, CredentialSort, NewCredential, Store,
+  AccountRow, AuditFilter, AuditRow, AuditType, ChangeRow, CredentialChanges, CredentialFilter, CredentialKind, CredentialRow,
+  CredentialSort, NewAuditEvent, NewCredential, Store,
 } from './store.js';
 
 const { accounts, credentials, changes } = schema;
@@ -89,17 +91,106 @@ function orderText(sort: readonly CredentialSort[]): string {
 const MAX_CACHED_STATEMENTS = 256;
 const MAX_CACHED_STATES = 10_000;
 
-/** Opens (creating the folder if needed), switches to WAL and applies pending migrations from drizzle/. */
-export function openSqliteStore(file: string): Store {
-  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
-  const client = new Database(file);
-  client.pragma('journal_mode = WAL');
-  client.pragma('synchronous = NORMAL');
-  client.pragma('foreign_keys = ON');
-  client.pragma('busy_timeout = 5000');
-  const db: Db = drizzle(client, { schema });
-  migrate(db, { migrationsFolder: MIGRATIONS });
-  return new SqliteStore(db, client);
+export interface SqliteOptions {
+  /**
+   * FULL (default): an acknowledged write survives power loss (WAL fsynced on every commit). NORMAL: faster
+   * commits, but the last transactions before a power cut may be lost (never on a process crash).
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+/** The reason in words, for messages that name the path. */
+const FAILURE_WORDS = {
+  busy: 'the database is locked by another process', readonly: 'it is read-only for this user',
+  full: 'the disk is full', io: 'an I/O error occurred', cantopen: 'it cannot be opened',
+} as const;
+
+/** Turns SQLite's errors that mean "not now" into the neutral StoreUnavailableError; others pass through. */
+function unavailable(err: unknown, file: string): unknown {
+  if (err instanceof StoreUnavailableError) return err;
+  const reason = sqliteFailure(err);
+  if (!reason) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new StoreUnavailableError(reason, `database ${resolve(file)}: ${FAILURE_WORDS[reason]} (${detail})`, { cause: err });
+}
+
+/**
+ * Opens (creating the folder if needed), switches to WAL and applies pending migrations from drizzle/. A folder or
+ * file that cannot be used throws StoreUnavailableError naming the path and the reason.
+ */
+export function openSqliteStore(file: string, options: SqliteOptions = {}): Store {
+  let client: Database.Database | undefined;
+  try {
+    if (file !== ':memory:') {
+      try {
+        mkdirSync(dirname(resolve(file)), { recursive: true });
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new StoreUnavailableError('cantopen', `cannot create the data folder ${dirname(resolve(file))}: ${detail}`, { cause: err });
+      }
+    }
+    client = new Database(file);
+    client.pragma('journal_mode = WAL');
+    client.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    client.pragma('foreign_keys = ON');
+    client.pragma('busy_timeout = 5000');
+    const db: Db = drizzle(client, { schema });
+    migrate(db, { migrationsFolder: MIGRATIONS });
+    return guarded(new SqliteStore(db, client), file);
+  } catch (err) {
+    client?.close();
+    throw unavailable(err, file);
+  }
+}
+
+/**
+ * Every Store method, with SQLite's busy/read-only/full/I-O errors rethrown as StoreUnavailableError (so callers
+ * need not know the engine). Nested calls (a write inside transaction()) convert once.
+ */
+function guarded(store: SqliteStore, file: string): Store {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.getOwnPropertyNames(SqliteStore.prototype)) {
+    const method = (store as unknown as Record<string, unknown>)[name];
+    if (name === 'constructor' || typeof method !== 'function') continue;
+    const fn = method.bind(store) as (...args: unknown[]) => unknown;
+    out[name] = (...args: unknown[]) => {
+      try {
+        return fn(...args);
+      } catch (err) {
+        throw unavailable(err, file);
+      }
+    };
+  }
+  return out as unknown as Store;
+}
+
+interface RawAudit {
+  id: number; at: number; type: string; account_id: number | null; credential_id: number | null; credential_kind: string | null;
+  actor_account_id: number | null; actor_credential_id: number | null; client_address: string | null; via: string; details: string;
+}
+
+function toAudit(r: RawAudit): AuditRow {
+  return {
+    id: r.id, at: r.at, type: r.type as AuditType, accountId: r.account_id, credentialId: r.credential_id,
+    credentialKind: r.credential_kind as CredentialKind | null, actorAccountId: r.actor_account_id,
+    actorCredentialId: r.actor_credential_id, clientAddress: r.client_address, via: r.via,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+  };
+}
+
+/** WHERE text and parameters of an audit filter (portable SQL). */
+function auditWhere(f: AuditFilter): { text: string; params: (string | number)[] } {
+  const parts: string[] = ['1 = 1'];
+  const params: (string | number)[] = [];
+  if (f.accountId !== null) { parts.push('account_id = ?'); params.push(f.accountId); }
+  if (f.credentialId !== undefined) { parts.push('credential_id = ?'); params.push(f.credentialId); }
+  if (f.types !== undefined) {
+    parts.push(f.types.length === 0 ? '1 = 0' : `type IN (${f.types.map(() => '?').join(', ')})`);
+    params.push(...f.types);
+  }
+  if (f.after !== undefined) { parts.push('at >= ?'); params.push(f.after); }
+  if (f.before !== undefined) { parts.push('at < ?'); params.push(f.before); }
+  return { text: parts.join(' AND '), params };
 }
 
 class SqliteStore implements Store {
@@ -341,6 +432,66 @@ class SqliteStore implements Store {
     const where = filter ? ` AND ${filterText(filter, params)}` : '';
     const text = `SELECT id FROM credentials WHERE account_id = ? AND kind = ?${where} ORDER BY ${orderText(sort)} LIMIT ? OFFSET ?`;
     return this.cachedPluck(text).all(accountId, kind, ...params, limit, offset) as number[];
+  }
+
+  credentialTotals(): Record<CredentialKind, number> {
+    const totals: Record<CredentialKind, number> = { apiKey: 0, appPassword: 0 };
+    const rows = this.client.prepare('SELECT kind, SUM(n) AS n FROM credential_counts GROUP BY kind').all() as { kind: CredentialKind; n: number }[];
+    for (const r of rows) totals[r.kind] = r.n;
+    return totals;
+  }
+
+  getMeta(name: string): string | undefined {
+    return (this.client.prepare('SELECT value FROM meta WHERE name = ?').pluck().get(name) as string | undefined);
+  }
+
+  setMeta(name: string, value: string): void {
+    this.client.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+  }
+
+  appendAudit(e: NewAuditEvent): void {
+    this.client.prepare(`INSERT INTO audit_events (at, type, account_id, credential_id, credential_kind, actor_account_id,
+      actor_credential_id, client_address, via, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(e.at, e.type, e.accountId, e.credentialId, e.credentialKind, e.actorAccountId, e.actorCredentialId, e.clientAddress, e.via, JSON.stringify(e.details));
+  }
+
+  auditByIds(filter: AuditFilter, ids: readonly number[]): AuditRow[] {
+    if (ids.length === 0) return [];
+    const { text, params } = auditWhere(filter);
+    const rows = this.client.prepare(`SELECT * FROM audit_events WHERE ${text} AND id IN (${ids.map(() => '?').join(', ')}) ORDER BY id`)
+      .all(...params, ...ids) as RawAudit[];
+    return rows.map(toAudit);
+  }
+
+  countAudit(filter: AuditFilter): number {
+    const { text, params } = auditWhere(filter);
+    return this.client.prepare(`SELECT count(*) FROM audit_events WHERE ${text}`).pluck().get(...params) as number;
+  }
+
+  queryAudit(filter: AuditFilter, ascending: boolean, offset: number, limit: number): number[] {
+    const { text, params } = auditWhere(filter);
+    return this.client.prepare(`SELECT id FROM audit_events WHERE ${text} ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`)
+      .pluck().all(...params, limit, offset) as number[];
+  }
+
+  auditIndexOf(filter: AuditFilter, ascending: boolean, id: number): number | undefined {
+    if (this.auditByIds(filter, [id]).length === 0) return undefined;
+    const { text, params } = auditWhere(filter);
+    return this.client.prepare(`SELECT count(*) FROM audit_events WHERE ${text} AND id ${ascending ? '<' : '>'} ?`).pluck().get(...params, id) as number;
+  }
+
+  maxAuditId(filter: AuditFilter): number {
+    const { text, params } = auditWhere(filter);
+    return (this.client.prepare(`SELECT max(id) FROM audit_events WHERE ${text}`).pluck().get(...params) as number | null) ?? 0;
+  }
+
+  pruneAudit(before: number, max: number): number {
+    return this.client.prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)').run(before, max).changes;
+  }
+
+  backup(file: string): void {
+    // VACUUM INTO reads one consistent snapshot (a read transaction) while other connections keep writing.
+    this.client.prepare('VACUUM INTO ?').run(file);
   }
 
   /** A compiled single-column statement for this SQL text (a bounded cache: filters may take many shapes). */

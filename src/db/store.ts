@@ -56,6 +56,41 @@ export interface ChangeRow {
   op: 'created' | 'updated' | 'destroyed';
 }
 
+export type AuditType =
+  | 'credential.created' | 'credential.updated' | 'credential.rotated' | 'credential.destroyed'
+  | 'account.created' | 'account.passwordChanged' | 'account.deleted'
+  | 'web.signIn' | 'web.signOut';
+export const AUDIT_TYPES: readonly AuditType[] = [
+  'credential.created', 'credential.updated', 'credential.rotated', 'credential.destroyed',
+  'account.created', 'account.passwordChanged', 'account.deleted', 'web.signIn', 'web.signOut',
+];
+
+/** One audit event; `at` is unix seconds; details never hold a secret. */
+export interface AuditRow {
+  id: number;
+  at: number;
+  type: AuditType;
+  accountId: number | null;
+  credentialId: number | null;
+  credentialKind: CredentialKind | null;
+  actorAccountId: number | null;
+  actorCredentialId: number | null;
+  clientAddress: string | null;
+  via: string;
+  details: Record<string, unknown>;
+}
+export type NewAuditEvent = Omit<AuditRow, 'id'>;
+
+/** Which audit events a query reads; every given field must match (accountId null: every account). */
+export interface AuditFilter {
+  accountId: number | null;
+  credentialId?: number;
+  types?: readonly AuditType[];
+  /** Unix seconds, inclusive lower and exclusive upper bound. */
+  after?: number;
+  before?: number;
+}
+
 export interface Store {
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -93,4 +128,27 @@ export interface Store {
   queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): number;
   queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): number | undefined;
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): number[];
+
+  /** Every credential of every account, by kind (for metrics). */
+  credentialTotals(): Record<CredentialKind, number>;
+
+  /** Named settings of the database (e.g. the server secret's check value). */
+  getMeta(name: string): string | undefined;
+  setMeta(name: string, value: string): void;
+
+  /** Appends an audit event; call it inside the transaction of the change it describes. */
+  appendAudit(event: NewAuditEvent): void;
+  auditByIds(filter: AuditFilter, ids: readonly number[]): AuditRow[];
+  countAudit(filter: AuditFilter): number;
+  /** Ids of the matching events, newest first unless ascending. */
+  queryAudit(filter: AuditFilter, ascending: boolean, offset: number, limit: number): number[];
+  /** Position of `id` among queryAudit's results, or undefined. */
+  auditIndexOf(filter: AuditFilter, ascending: boolean, id: number): number | undefined;
+  /** The newest event id matching the filter (0 when none): the audit "state". */
+  maxAuditId(filter: AuditFilter): number;
+  /** Deletes at most `max` events older than `before` (unix seconds), oldest first; returns how many. */
+  pruneAudit(before: number, max: number): number;
+
+  /** A consistent copy of the whole database in `file` (which must not exist), taken while serving. */
+  backup(file: string): void;
 }

@@ -5,6 +5,7 @@ import { cookieAuth } from '../web/session.js';
 import { clientIp } from './client-ip.js';
 import { header as requestHeader } from './headers.js';
 import { problem } from './problem.js';
+import { noteAuth } from './request-context.js';
 
 export interface AppEnv {
   Variables: { principal: Principal; clientIp: string | undefined };
@@ -26,6 +27,7 @@ export function requireAuth(services: Services, render: AuthErrorRenderer = asPr
     // The web page's session cookie (src/web/session.ts), only when no Authorization header is sent.
     const byCookie = header === undefined ? await cookieAuth(services, c) : undefined;
     const result = byCookie ?? await services.authenticator.authenticate(header, ip);
+    noteAuth(result, ip);
     if (!result.ok) {
       if (result.status === 401) {
         c.header('WWW-Authenticate', 'Bearer realm="jmap-keys"');

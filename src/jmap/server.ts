@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../db/errors.js';
 import type { AccountDirectory, MethodDefinition } from './context.js';
 import { makeContext } from './context.js';
 import type { JmapRequest } from './envelope.js';
@@ -95,10 +96,9 @@ export class JmapServer {
 
   private toMethodError(name: string, err: unknown): MethodError {
     if (err instanceof MethodError) return err;
-    if (err instanceof Error && 'code' in err && (err.code === 'SQLITE_BUSY' || err.code === 'SQLITE_LOCKED')) {
-      return new MethodError('serverUnavailable', 'The store is busy; try again');
-    }
     this.reportFailure(name, err);
+    // The store refused (read-only, full, busy past its timeout, I/O): the transaction rolled back, try later.
+    if (err instanceof StoreUnavailableError) return new MethodError('serverUnavailable', 'The store cannot take changes right now; nothing was changed. Try again later.');
     return new MethodError('serverFail', 'An unexpected error occurred; nothing was changed');
   }
 }

@@ -6,7 +6,9 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { raw } from 'hono/html';
 import QRCode from 'qrcode';
 import type { AppEnv } from '../http/auth-middleware.js';
+import { audit } from '../audit/record.js';
 import { clientIp } from '../http/client-ip.js';
+import { noteAuth } from '../http/request-context.js';
 import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
 import { rolePermissions } from '../auth/permissions.js';
 import type { Services } from '../services.js';
@@ -116,7 +118,9 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     if (login.length > 200 || password.length > 1000 || login.includes(':')) return fail(401, 'Wrong login or password.');
     // Through the Authenticator's front door, so failed sign-ins count towards the same per-address throttle.
     const basic = `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
-    const result = await services.authenticator.authenticate(basic, clientIp(c, services.config.trustedProxies));
+    const ip = clientIp(c, services.config.trustedProxies);
+    const result = await services.authenticator.authenticate(basic, ip);
+    noteAuth(result, ip);
     if (!result.ok) {
       if (result.status === 429) {
         c.header('Retry-After', String(result.retryAfter ?? 60));
@@ -127,6 +131,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     // App passwords are for mail apps: the web page wants the account password.
     if (result.principal.credential !== null) return fail(401, 'Sign in with your account password, not an app password.');
     const issued = await sessions.issue(result.principal.account);
+    audit(services.store, { type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } });
     setSessionCookie(c, issued);
     deleteCookie(c, LOGIN_COOKIE, { path: '/web/', secure: secure() });
     if (json) return c.json({ login: result.principal.account.login, csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });
@@ -149,6 +154,8 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     if (session) {
       if (!safeEqual(await csrfOf(c), session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
       sessions.revoke(session);
+      audit(services.store, { type: 'web.signOut', accountId: session.account.id, details: { login: session.account.login } },
+        { accountId: session.account.id, credentialId: null, clientAddress: clientIp(c, services.config.trustedProxies) ?? null, via: 'web' });
     }
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure() });
     return c.redirect('/web/?signedout', 303);

@@ -45,6 +45,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const limit = kind === 'read' ? reads : writes;
     const wait = limit.take([`a:${c.var.principal.account.id}`, `ip:${c.var.clientIp ?? 'unknown'}`]);
     if (wait > 0) {
+      services.metrics.throttled.inc({ limit: `rest-${kind}` });
       c.header('Retry-After', String(wait));
       return restError(c, 429, 'rate_limited', `Too many ${kind}s; try again in ${wait} s`);
     }
