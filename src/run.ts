@@ -32,8 +32,6 @@ export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: s
       '',
     ].join('\n'));
   }
-  log.info({ url: running.url, database: config.dbFile, synchronous: config.sqliteSynchronous, logLevel: config.logLevel,
-    auditRetentionDays: config.auditRetentionDays, pid: process.pid }, `listening on ${running.url}`);
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
     running.close().then(() => {
@@ -46,5 +44,8 @@ export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: s
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Last: whoever waits for this line may signal at once.
+  log.info({ url: running.url, database: config.dbFile, synchronous: config.sqliteSynchronous, logLevel: config.logLevel,
+    auditRetentionDays: config.auditRetentionDays, pid: process.pid }, `listening on ${running.url}`);
   return running;
 }

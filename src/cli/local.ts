@@ -42,12 +42,12 @@ function flagArgs(flags: LocalFlags): string[] {
 }
 
 /** Opens the store for one command and closes it after; `mustExist` refuses to create a new database. */
-async function withStore<T>(env: NodeJS.ProcessEnv, flags: LocalFlags, mustExist: boolean, fn: (store: Store, config: Config) => Promise<T> | T): Promise<T> {
+export async function withStore<T>(env: NodeJS.ProcessEnv, flags: LocalFlags, mustExist: boolean, fn: (store: Store, config: Config) => Promise<T> | T): Promise<T> {
   const config = configFrom(env, flagArgs(flags));
   if (mustExist && !existsSync(config.dbFile)) {
     throw new UsageError(`no database at ${config.dbFile} (set --data, --db or JMAP_KEYS_DATA)`);
   }
-  const store = openSqliteStore(config.dbFile);
+  const store = openSqliteStore(config.dbFile, { synchronous: config.sqliteSynchronous });
   try {
     return await fn(store, config);
   } finally {
