@@ -120,7 +120,9 @@ function auditType(store: Store, ctx: MethodContext): StandardType<never, Condit
       // Without ids: the newest maxObjectsInGet events (standardGet refuses a larger trail before asking).
       const nums = ids === null ? store.queryAudit(scope, false, 0, ctx.limits.maxObjectsInGet)
         : ids.map(decodeId).filter((n): n is number => n !== undefined);
-      return store.auditByIds(scope, nums).map(auditToWire);
+      // In the order asked for (a /query result's order, when /get follows /query).
+      const rows = new Map(store.auditByIds(scope, nums).map((r) => [r.id, r]));
+      return nums.flatMap((n) => { const r = rows.get(n); return r ? [auditToWire(r)] : []; });
     },
     patchable: (record) => record,
     check: notWritable,

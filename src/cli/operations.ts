@@ -45,7 +45,7 @@ export async function auditList(env: NodeJS.ProcessEnv, flags: AuditFlags, out: 
     }
     const filter: AuditFilter = { accountId, credentialId, after: date('--since', flags.since), before: date('--until', flags.until) };
     if (types) filter.types = types as AuditType[];
-    const rows = store.auditByIds(filter, store.queryAudit(filter, false, 0, limit)).reverse();
+    const rows = store.auditByIds(filter, store.queryAudit(filter, false, 0, limit)); // oldest first
     if (flags.json) {
       out.out(json(rows.map(auditToWire)));
       return;

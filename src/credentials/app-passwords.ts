@@ -99,7 +99,7 @@ export class AppPasswords {
     const issued = this.hasher.issue('appPassword');
     const row = this.store.insertCredential({ ...base, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds() });
     if (rotates === undefined) auditedCredential(this.store, row, 'credential.created');
-    else audit(this.store, { type: 'credential.rotated', accountId: row.accountId, credentialId: row.id, credentialKind: row.kind, details: { description: row.description, previousId: rotates } });
+    else audit(this.store, { type: 'credential.rotated', accountId: row.accountId, credentialId: row.id, credentialKind: row.kind, details: { description: row.description, previousId: encodeId(rotates) } });
     return { key: toRestKey(row, principal.account), token: issued.token };
   }
 }

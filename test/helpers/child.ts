@@ -58,3 +58,17 @@ export async function stopChild(s: ServerChild): Promise<number | null> {
   if (s.child.exitCode === null) s.child.kill('SIGTERM');
   return s.exited;
 }
+
+/** Runs `node bin/jmap-keys.js …` with `env` on top of the caller's environment (minus its JMAP_KEYS_*). */
+export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('JMAP_KEYS_')));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/jmap-keys.js', ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
