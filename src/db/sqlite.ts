@@ -213,6 +213,7 @@ class SqliteStore implements Store {
   /** /query statements by SQL text. */
   private readonly statements = new Map<string, Database.Statement>();
   private readonly dataVersionStmt;
+  private auditInsert: Database.Statement | undefined;
   private generation = 0;
   private seenDataVersion = -1;
   private foreignChecked = false;
@@ -450,9 +451,10 @@ class SqliteStore implements Store {
   }
 
   appendAudit(e: NewAuditEvent): void {
-    this.client.prepare(`INSERT INTO audit_events (at, type, account_id, credential_id, credential_kind, actor_account_id,
-      actor_credential_id, client_address, via, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(e.at, e.type, e.accountId, e.credentialId, e.credentialKind, e.actorAccountId, e.actorCredentialId, e.clientAddress, e.via, JSON.stringify(e.details));
+    // Compiled once: a 500-create /set appends 500 events.
+    this.auditInsert ??= this.client.prepare(`INSERT INTO audit_events (at, type, account_id, credential_id, credential_kind,
+      actor_account_id, actor_credential_id, client_address, via, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.auditInsert.run(e.at, e.type, e.accountId, e.credentialId, e.credentialKind, e.actorAccountId, e.actorCredentialId, e.clientAddress, e.via, JSON.stringify(e.details));
   }
 
   auditByIds(filter: AuditFilter, ids: readonly number[]): AuditRow[] {
