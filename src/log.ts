@@ -27,7 +27,9 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto
   if (destination) return pino(options, destination);
   const readable = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
   if (readable) return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname,service' }));
-  return pino(options, pinoDestination({ fd: 1, sync: true }));
+  // Asynchronous writes (lines batched while a write is pending): one syscall per request costs more than the
+  // line itself under load. pino flushes what is pending when the process exits.
+  return pino(options, pinoDestination({ fd: 1, sync: false }));
 }
 
 /** For library code run without a server (the CLI's local commands, tests): drops everything. */

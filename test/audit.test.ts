@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditPruner } from '../src/audit/prune.js';
 import { silentLogger } from '../src/log.js';
@@ -126,5 +129,22 @@ describe('the audit trail', () => {
     store.transaction(() => { for (let i = 0; i < 1200; i++) store.appendAudit({ at: 1000 + i, type: 'web.signIn', accountId: 1, credentialId: null, credentialKind: null, actorAccountId: 1, actorCredentialId: null, clientAddress: null, via: 'web', details: {} }); });
     expect(await new AuditPruner(store, 180, silentLogger).prune()).toBe(1200);
     expect(store.countAudit({ accountId: null })).toBe(before);
+  });
+});
+
+describe('README: Operating jmap-keys, the bash examples run as written', () => {
+  it('audit query, metrics, readiness', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('## Operating jmap-keys');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 3));
+    const blocks = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks).toHaveLength(3);
+    const sh = async (script: string) => (await promisify(execFile)('bash', ['-c', script.replaceAll('127.0.0.1:8080', new URL(s.url).host)],
+      { env: { ...process.env as Record<string, string>, TOKEN: s.adminToken } })).stdout;
+    const audit = JSON.parse(await sh(blocks[0] as string));
+    expect(audit.methodResponses[1][1].list.length).toBeGreaterThan(0);
+    expect(audit.methodResponses[1][1].list.every((e: ApiBody) => e.type === 'credential.destroyed')).toBe(true);
+    expect(await sh(blocks[1] as string)).toMatch(/^jmap_keys_credentials\{kind="apiKey"\} \d+$/m);
+    expect(JSON.parse(await sh(blocks[2] as string))).toEqual({ status: 'ready' });
   });
 });
