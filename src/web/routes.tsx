@@ -6,7 +6,9 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { raw } from 'hono/html';
 import QRCode from 'qrcode';
 import type { AppEnv } from '../http/auth-middleware.js';
-import { audit } from '../audit/record.js';
+import { audit, type Actor, type AuditInput } from '../audit/record.js';
+import { StoreUnavailableError } from '../db/errors.js';
+import { errorFields } from '../log.js';
 import { clientIp } from '../http/client-ip.js';
 import { noteAuth } from '../http/request-context.js';
 import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
@@ -60,6 +62,20 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     // A browser-session cookie: the JWT inside expires on its own; an expired one gets a 401 without a Basic
     // challenge, so no browser login box pops up.
     setCookie(c, SESSION_COOKIE, issued.token, { path: '/', httpOnly: true, sameSite: 'Strict', secure: secure() });
+  };
+
+  /**
+   * Sign-in and sign-out change nothing stored, so a database that cannot be written does not stop them: the event
+   * then goes to the log instead (warn), where it is not lost.
+   */
+  const auditSession = (event: AuditInput, actor?: Actor) => {
+    try {
+      audit(services.store, event, actor);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      services.metrics.storeErrors.inc({ reason: err.reason });
+      services.log.warn({ ...errorFields(err), audit: { type: event.type, accountId: event.accountId } }, 'audit event not stored: store unavailable');
+    }
   };
 
   const sessionOf = async (c: Context): Promise<WebSession | undefined> => {
@@ -131,7 +147,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     // App passwords are for mail apps: the web page wants the account password.
     if (result.principal.credential !== null) return fail(401, 'Sign in with your account password, not an app password.');
     const issued = await sessions.issue(result.principal.account);
-    audit(services.store, { type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } });
+    auditSession({ type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } });
     setSessionCookie(c, issued);
     deleteCookie(c, LOGIN_COOKIE, { path: '/web/', secure: secure() });
     if (json) return c.json({ login: result.principal.account.login, csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });
@@ -154,7 +170,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     if (session) {
       if (!safeEqual(await csrfOf(c), session.csrf)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
       sessions.revoke(session);
-      audit(services.store, { type: 'web.signOut', accountId: session.account.id, details: { login: session.account.login } },
+      auditSession({ type: 'web.signOut', accountId: session.account.id, details: { login: session.account.login } },
         { accountId: session.account.id, credentialId: null, clientAddress: clientIp(c, services.config.trustedProxies) ?? null, via: 'web' });
     }
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure() });
