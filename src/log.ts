@@ -26,7 +26,7 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto
   };
   if (destination) return pino(options, destination);
   const readable = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
-  if (readable) return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname,service' }));
+  if (readable) return pino(options, pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:standard', ignore: 'pid,hostname,service' }));
   // Asynchronous writes (lines batched while a write is pending): one syscall per request costs more than the
   // line itself under load. pino flushes what is pending when the process exits.
   return pino(options, pinoDestination({ fd: 1, sync: false }));

@@ -146,5 +146,6 @@ function auditType(store: Store, ctx: MethodContext): StandardType<never, Condit
 export function registerAuditMethods(server: JmapServer, store: Store): void {
   server.addCapability(AUDIT_CAPABILITY);
   server.register(`${AUDIT_TYPE_NAME}/get`, { capability: AUDIT_CAPABILITY, handler: (args, ctx) => standardGet(auditType(store, ctx), args, ctx) });
-  server.register(`${AUDIT_TYPE_NAME}/query`, { capability: AUDIT_CAPABILITY, handler: (args, ctx) => standardQuery(auditType(store, ctx), args, ctx) });
+  // No /changes or /queryChanges: the trail only grows, and a client reads the events after the newest it holds.
+  server.register(`${AUDIT_TYPE_NAME}/query`, { capability: AUDIT_CAPABILITY, handler: (args, ctx) => ({ ...standardQuery(auditType(store, ctx), args, ctx), canCalculateChanges: false }) });
 }
