@@ -1,5 +1,6 @@
 import { destination as pinoDestination, pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -26,7 +27,11 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto
   };
   if (destination) return pino(options, destination);
   const readable = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
-  if (readable) return pino(options, pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:standard', ignore: 'pid,hostname,service' }));
+  if (readable) {
+    // Only for a terminal: a server logging JSON never loads it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+    return pino(options, pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:standard', ignore: 'pid,hostname,service' }));
+  }
   // Asynchronous writes (lines batched while a write is pending): one syscall per request costs more than the
   // line itself under load. pino flushes what is pending when the process exits.
   return pino(options, pinoDestination({ fd: 1, sync: false }));

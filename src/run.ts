@@ -46,6 +46,6 @@ export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: s
   process.once('SIGTERM', stop);
   // Last: whoever waits for this line may signal at once.
   log.info({ url: running.url, database: config.dbFile, synchronous: config.sqliteSynchronous, logLevel: config.logLevel,
-    auditRetentionDays: config.auditRetentionDays, pid: process.pid }, `listening on ${running.url}`);
+    auditRetentionDays: config.auditRetentionDays, pid: process.pid }, `listening on ${running.url} (database ${config.dbFile})`);
   return running;
 }

@@ -74,7 +74,7 @@ describe('structured logs (a real server, stdout parsed as JSON lines)', () => {
 
     const lines = s.logLines();
     for (const l of lines) expect(typeof l.time === 'string' && typeof l.level === 'string' && typeof l.msg === 'string').toBe(true);
-    expect(lines[0]).toMatchObject({ level: 'info', msg: `listening on ${base}`, synchronous: 'FULL' });
+    expect(lines[0]).toMatchObject({ level: 'info', msg: `listening on ${base} (database ${join(dir, 'jmap-keys.db')})`, url: base, synchronous: 'FULL' });
     expect(lines.at(-1)).toMatchObject({ msg: 'stopped: last-used times flushed, store closed', signal: 'SIGTERM' });
     const requests = lines.filter((l) => l.msg === 'request');
     for (const r of requests) {

@@ -5,9 +5,8 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openSqliteStore } from '../db/sqlite.js';
 import type { AccountRow, Role, Store } from '../db/store.js';
 import { audit, CLI_ACTOR } from '../audit/record.js';
-import { runServer } from '../run.js';
 import { issueAccountKey } from '../credentials/issue.js';
-import { loadServerSecret } from '../services.js';
+import { loadServerSecret } from '../secret.js';
 import { encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds, parseUtcDate } from '../util/utcdate.js';
 import { CliError, EXIT, UsageError } from './errors.js';
@@ -176,5 +175,7 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
 /** `serve`: what `npm start` does, with any server setting as --name value. Resolves once listening. */
 export async function serve(env: NodeJS.ProcessEnv, argv: readonly string[], out: Output): Promise<void> {
   const config = configFrom(env, argv);
+  // Loaded here: the other local commands need neither the HTTP server, nor the logger, nor the metrics.
+  const { runServer } = await import('../run.js');
   await runServer(config, out, (key) => [`export JMAP_KEYS_TOKEN=${key}`, `jmap-keys query api-key --url ${config.publicUrl}`]);
 }
