@@ -2,7 +2,10 @@ import { request } from 'node:http';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sqliteFailure, StoreUnavailableError } from '../src/db/errors.js';
+import { openSqliteStore } from '../src/db/sqlite.js';
 import { randomPort, startChild, stopChild } from './helpers/child.js';
 
 const root = mkdtempSync(join(tmpdir(), 'jmap-keys-failsafe-'));
@@ -161,5 +164,37 @@ describe('SIGTERM', () => {
     const list = await (await api(port, key, [['x:ApiKey/get', {}, '0']])).json();
     expect(list.methodResponses[0][1].list.map((k: { description: string }) => k.description)).toContain('in flight');
     expect(await stopChild(again)).toBe(0);
+  });
+});
+
+describe('store failures are classified, whatever the engine says', () => {
+  it('maps SQLite codes, extended ones too, to the neutral reasons', () => {
+    const err = (code: string) => Object.assign(new Error(code), { code });
+    expect(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED', 'SQLITE_READONLY_DIRECTORY', 'SQLITE_FULL', 'SQLITE_IOERR_FSYNC', 'SQLITE_CANTOPEN', 'SQLITE_CONSTRAINT_UNIQUE']
+      .map((c) => sqliteFailure(err(c)))).toEqual(['busy', 'busy', 'busy', 'readonly', 'full', 'io', 'cantopen', undefined]);
+    expect(sqliteFailure(new Error('plain'))).toBeUndefined();
+  });
+
+  it('a write that waits past the busy timeout for another process\'s lock is StoreUnavailableError(busy), nothing written', async () => {
+    const file = join(root, 'busy.db');
+    const store = openSqliteStore(file);
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE'); // another process holds the write lock
+    try {
+      let caught: unknown;
+      try {
+        store.createAccount({ login: 'x', passwordHash: 'x', role: 'user', createdAt: 0 });
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(StoreUnavailableError);
+      expect((caught as StoreUnavailableError).reason).toBe('busy');
+      expect((caught as Error).message).toContain(file);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect(store.countAccounts()).toBe(0);
+    store.close();
   });
 });
