@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqliteFailure, StoreUnavailableError } from '../src/db/errors.js';
 import { openSqliteStore } from '../src/db/sqlite.js';
-import { randomPort, startChild, stopChild } from './helpers/child.js';
+import { randomPort, runCli, startChild, stopChild } from './helpers/child.js';
 
 const root = mkdtempSync(join(tmpdir(), 'jmap-keys-failsafe-'));
 chmodSync(root, 0o755);
@@ -48,6 +48,10 @@ describe('start-up refuses a server secret that does not match the database', ()
     const missing = startChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: port });
     expect(await missing.exited).not.toBe(0);
     expect(missing.stderr()).toContain(`the server secret ${secretFile} is missing`);
+    // Nor by the command line, which would otherwise hash a new key with a stray new secret.
+    const cli = await runCli(['key', 'create', '--login', 'admin'], { JMAP_KEYS_DATA: dir });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toContain('is missing');
     // Not silently regenerated: restoring the file brings every key back.
     expect(existsSync(secretFile)).toBe(false);
 

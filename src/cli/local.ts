@@ -155,7 +155,8 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
   if (description.length === 0 || description.length > 1000) throw new UsageError('--description: 1 to 1000 characters');
   await withStore(env, flags, true, (store, config) => {
     const account = requireAccount(store, flags.login);
-    const hasher = new TokenHasher(loadServerSecret(config));
+    // Checked against the database like the server does: never a key hashed with a stray new secret.
+    const hasher = new TokenHasher(loadServerSecret(config, store));
     const issued = store.transaction(() => {
       if (store.countCredentials(account.id, 'apiKey') >= config.maxKeysPerAccount) return undefined;
       return issueAccountKey(store, hasher, account.id, description, expiresAt, CLI_ACTOR);
