@@ -29,6 +29,7 @@ describe('structured logs (a real server, stdout parsed as JSON lines)', () => {
     })).json();
 
     expect((await fetch(`${base}/jmap/session`, { headers: auth(`Bearer ${adminKey}`) })).status).toBe(200);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const made = await api(`Bearer ${adminKey}`, [['x:ApiKey/set', { create: {
       fenced: { description: 'fenced', allowedIps: ['192.0.2.0/24'] }, gone: { description: 'gone' },
     } }, '0']]);
@@ -89,6 +90,8 @@ describe('structured logs (a real server, stdout parsed as JSON lines)', () => {
     expect(requests.find((r) => r.route === '/api')).toMatchObject({ reqId: 'req-test-1', status: 200, login: 'admin' });
     const refused = requests.filter((r) => r.authRefused).map((r) => r.authRefused);
     expect(refused).toEqual(expect.arrayContaining(['ip-not-allowed', 'unknown', 'bad-password', 'throttled']));
+    // Health probes are not logged at info.
+    expect(requests.some((r) => r.route === '/healthz')).toBe(false);
     // The profile link is logged by its route pattern, not its path.
     expect(requests.some((r) => r.route === '/api/mobileconfig/:token')).toBe(true);
 

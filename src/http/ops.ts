@@ -51,6 +51,8 @@ export function observe(services: Services): MiddlewareHandler {
       ...info.fields,
     };
     if (status >= 500) log.warn(line, 'request');
+    // Load balancers probe every few seconds: those lines only at debug.
+    else if (route === '/healthz' || route === '/readyz') log.debug(line, 'request');
     else log.info(line, 'request');
   };
 }
