@@ -1,4 +1,5 @@
 import { generatePassword, hashPassword } from './auth/passwords.js';
+import { audit } from './audit/record.js';
 import { issueAccountKey } from './credentials/issue.js';
 import type { Services } from './services.js';
 import { nowSeconds } from './util/utcdate.js';
@@ -21,6 +22,7 @@ export async function bootstrapAdmin(services: Services, adminPassword: string |
     if (await tx.countAccounts() > 0) return undefined;
     const account = await tx.createAccount({ login: 'admin', passwordHash, role: 'admin', createdAt: nowSeconds() });
     if (!account) return undefined;
+    await audit(tx, { type: 'account.created', accountId: account.id, details: { login: 'admin', role: 'admin' } });
     const issued = await issueAccountKey(tx, hasher, account.id, 'Bootstrap admin key');
     if (!issued) throw new Error('bootstrap: the admin key was refused');
     return { login: 'admin', password, generatedPassword: adminPassword === undefined, apiKey: issued.token };

@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import * as v from 'valibot';
 import { normalizeMask } from './auth/ipmask.js';
+import { LOG_LEVELS } from './log.js';
 
 const PREFIX = 'JMAP_KEYS_';
 
@@ -49,6 +50,11 @@ const ConfigSchema = v.strictObject({
   REST_WRITES_PER_WINDOW: v.optional(intFrom(1, 1_000_000), '30'),
   REST_WINDOW_SECONDS: v.optional(intFrom(1, 86_400), '60'),
   MAIL_HOSTNAME: v.optional(HostName),
+  LOG_LEVEL: v.optional(v.picklist(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`), 'info'),
+  LOG_FORMAT: v.optional(v.picklist(['auto', 'json', 'pretty'], 'must be auto, json or pretty'), 'auto'),
+  AUDIT_RETENTION_DAYS: v.optional(intFrom(1, 36_500), '180'),
+  SQLITE_SYNCHRONOUS: v.optional(v.picklist(['FULL', 'NORMAL'], 'must be FULL or NORMAL'), 'FULL'),
+  SHUTDOWN_TIMEOUT_SECONDS: v.optional(intFrom(1, 3600), '10'),
   ...protocolSettings('SMTP', '587', '465'),
   ...protocolSettings('IMAP', '143', '993'),
   ...protocolSettings('POP3', '110', '995'),
@@ -118,6 +124,11 @@ function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
     authWindowSeconds: raw.AUTH_WINDOW_SECONDS,
     authIpv6Prefix: raw.AUTH_IPV6_PREFIX,
     lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
+    logLevel: raw.LOG_LEVEL,
+    logFormat: raw.LOG_FORMAT,
+    auditRetentionDays: raw.AUDIT_RETENTION_DAYS,
+    sqliteSynchronous: raw.SQLITE_SYNCHRONOUS,
+    shutdownTimeoutSeconds: raw.SHUTDOWN_TIMEOUT_SECONDS,
     rest: { readsPerWindow: raw.REST_READS_PER_WINDOW, writesPerWindow: raw.REST_WRITES_PER_WINDOW, windowSeconds: raw.REST_WINDOW_SECONDS },
     mail: { smtp: mailHost('SMTP'), pop3: mailHost('POP3'), imap: mailHost('IMAP') },
     limits: {

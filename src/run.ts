@@ -1,6 +1,7 @@
-import { describeStore } from './db/open.js';
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import { reachabilityWarnings, type Config } from './config.js';
+import { describeStore } from './db/open.js';
+import { createLogger, errorFields } from './log.js';
 import { startServer, type RunningServer } from './server.js';
 
 export interface RunOutput {
@@ -13,9 +14,13 @@ export interface RunOutput {
  * secrets once, stop cleanly on SIGINT/SIGTERM. `tryIt` is the usage hint printed after the first-start secrets.
  */
 export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: string) => string[]): Promise<RunningServer> {
+  const log = createLogger(config.logLevel, config.logFormat);
+  // Nothing a request or a timer does may end the process: log it and keep serving.
+  process.on('uncaughtException', (err) => log.fatal(errorFields(err), 'uncaught exception (kept running)'));
+  process.on('unhandledRejection', (err) => log.fatal(errorFields(err), 'unhandled rejection (kept running)'));
   let first: BootstrapResult | undefined;
   // The admin account and key exist before the port opens (a health check passing means the server is ready).
-  const running = await startServer(config, (msg) => io.err(`jmap-keys: ${msg}`), async (services) => {
+  const running = await startServer(config, log, async (services) => {
     first = await bootstrapAdmin(services, config.adminPassword);
   });
   if (first) {
@@ -31,12 +36,23 @@ export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: s
       '',
     ].join('\n'));
   }
-  io.out(`jmap-keys: listening on ${running.url} (database ${describeStore(config)})`);
-  for (const warning of reachabilityWarnings(running.services.config)) io.err(`jmap-keys: warning: ${warning}`);
-  const stop = () => {
-    running.close().then(() => process.exit(0), () => process.exit(1));
+  for (const warning of reachabilityWarnings(running.services.config)) log.warn(warning);
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    running.close().then(() => {
+      log.info({ signal }, 'stopped: last-used times flushed, store closed');
+      process.exit(0);
+    }, (err: unknown) => {
+      log.error(errorFields(err), 'shutdown failed');
+      process.exit(1);
+    });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Last: whoever waits for this line may signal at once.
+  const database = describeStore(config);
+  log.info({ url: running.url, database, engine: running.services.store.engine, synchronous: config.sqliteSynchronous,
+    logLevel: config.logLevel, auditRetentionDays: config.auditRetentionDays, pid: process.pid },
+  `listening on ${running.url} (database ${database})`);
   return running;
 }

@@ -2,33 +2,40 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import { silentLogger, type Logger } from './log.js';
 import { createServices, type Services } from './services.js';
 
 export interface RunningServer {
   services: Services;
   url: string;
   port: number;
+  /**
+   * Stops accepting, lets in-flight requests finish (connections still open after the shutdown timeout are cut),
+   * flushes last-used times and closes the store.
+   */
   close(): Promise<void>;
 }
+
+type HttpServer = ServerType & { closeAllConnections?: () => void; closeIdleConnections?: () => void };
 
 /**
  * Builds the services, runs `prepare` (the first-start bootstrap) and only then serves the app: whatever answers,
  * /healthz included, answers a server that is ready. Resolves once listening.
  */
-export async function startServer(config: Config, log: (msg: string) => void = () => {}, prepare?: (services: Services) => Promise<void>): Promise<RunningServer> {
-  const services = await createServices(config, (method, err) => log(`method ${method} failed: ${err instanceof Error ? err.message : 'unknown error'}`));
+export async function startServer(config: Config, log: Logger = silentLogger, prepare?: (services: Services) => Promise<void>): Promise<RunningServer> {
+  const services = await createServices(config, log);
   try {
     await prepare?.(services);
   } catch (err) {
     await services.close();
     throw err;
   }
-  const app = createApp(services, log);
+  const app = createApp(services);
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       void services.close().finally(() => reject(err));
     };
-    const server: ServerType = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info: AddressInfo) => {
+    const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info: AddressInfo) => {
       server.off('error', onError);
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       // Port 0 means "any free port": the public URL's port can only be known now (its host stays the one
@@ -38,18 +45,23 @@ export async function startServer(config: Config, log: (msg: string) => void = (
         url.port = String(info.port);
         config.publicUrl = url.origin;
       }
+      let closing: Promise<void> | undefined;
       resolve({
         services,
         port: info.port,
         url: `http://${host}:${info.port}`,
-        close: () => new Promise<void>((done) => {
+        close: () => (closing ??= new Promise<void>((done) => {
+          services.draining = true;
+          const cut = setTimeout(() => server.closeAllConnections?.(), config.shutdownTimeoutSeconds * 1000);
+          cut.unref();
           server.close(() => {
+            clearTimeout(cut);
             void services.close().finally(done);
           });
-          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-        }),
+          server.closeIdleConnections?.();
+        })),
       });
-    });
+    }) as HttpServer;
     server.once('error', onError);
   });
 }

@@ -1,58 +1,62 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { AuditPruner } from './audit/prune.js';
+import { registerAuditMethods } from './audit/jmap-type.js';
 import { Authenticator } from './auth/authenticator.js';
-import { WebSessions } from './auth/web-sessions.js';
 import { LastUsedRecorder } from './auth/last-used.js';
 import { FailureThrottle } from './auth/throttle.js';
 import { TokenHasher } from './auth/tokens.js';
+import { WebSessions } from './auth/web-sessions.js';
 import type { Config } from './config.js';
 import { credentialType, STALWART_CAPABILITY } from './credentials/jmap-type.js';
 import { openStore } from './db/open.js';
-import { makePrivateDir } from './db/sqlite.js';
 import { StoreUnavailableError, type Store } from './db/store.js';
+import { Metrics } from './http/metrics.js';
 import type { AccountDirectory } from './jmap/context.js';
 import { JmapServer } from './jmap/server.js';
 import { registerStandardMethods } from './jmap/standard/register.js';
+import { errorFields, silentLogger, type Logger } from './log.js';
+import { checkedServerSecret } from './secret.js';
 import { decodeId } from './util/ids.js';
+
+export { checkedServerSecret, loadServerSecret, SecretMismatchError } from './secret.js';
 
 /** Everything the HTTP faces share, built once per process. */
 export interface Services {
   config: Config;
   store: Store;
+  /** The server secret: hashes of secrets, web-session signatures and one-time link ids are keyed by it. */
+  serverKey: Buffer;
   hasher: TokenHasher;
   authenticator: Authenticator;
   lastUsed: LastUsedRecorder;
   jmap: JmapServer;
   webSessions: WebSessions;
+  log: Logger;
+  metrics: Metrics;
+  /** Set on SIGTERM: /readyz says 503 and answers close their connections while in-flight requests finish. */
+  draining: boolean;
   close(): Promise<void>;
 }
 
-/**
- * The key that makes stored hashes useless without it: from JMAP_KEYS_SECRET, else a file in the data
- * folder created on first start (mode 0600). It lives outside the database on purpose.
- */
-export function loadServerSecret(config: Config): Buffer {
-  if (config.secretHex) return Buffer.from(config.secretHex, 'hex');
-  const file = join(config.dataDir, 'server-secret');
-  if (existsSync(file)) {
-    const text = readFileSync(file, 'utf8').trim();
-    if (!/^[0-9a-f]{64,}$/.test(text)) throw new Error(`${file} is not a hex secret of at least 32 bytes`);
-    return Buffer.from(text, 'hex');
+export async function createServices(config: Config, log: Logger = silentLogger): Promise<Services> {
+  const store = await openStore(config, {
+    onListener: (state) => (state === 'down'
+      ? log.warn('PostgreSQL notification connection down: caches off, every request reads the database')
+      : log.info('PostgreSQL notification connection up: caches on')),
+  });
+  let serverKey: Buffer;
+  try {
+    serverKey = await checkedServerSecret(config, store);
+  } catch (err) {
+    await store.close();
+    throw err;
   }
-  makePrivateDir(dirname(file));
-  const secret = randomBytes(32);
-  writeFileSync(file, `${secret.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600); // whatever the umask
-  return secret;
-}
-
-export async function createServices(config: Config, reportFailure: (method: string, error: unknown) => void = () => {}): Promise<Services> {
-  const store = await openStore(config);
-  const serverKey = loadServerSecret(config);
   const hasher = new TokenHasher(serverKey);
+  const metrics = new Metrics(store);
   const throttle = new FailureThrottle(store, config.authMaxFailures, config.authWindowSeconds * 1000, config.authIpv6Prefix);
-  const lastUsed = new LastUsedRecorder(store, config.lastUsedFlushMs);
+  const lastUsed = new LastUsedRecorder(store, config.lastUsedFlushMs, undefined, (err, count) => {
+    metrics.storeErrors.inc({ reason: err instanceof StoreUnavailableError ? err.reason : 'other' });
+    log.error({ ...errorFields(err), credentials: count }, 'could not record last-used times; kept for the next flush');
+  });
   lastUsed.start();
   const authenticator = new Authenticator(store, hasher, throttle, lastUsed);
 
@@ -64,7 +68,10 @@ export async function createServices(config: Config, reportFailure: (method: str
       return 'forbidden';
     },
   };
-  const jmap = new JmapServer(config.limits, directory, reportFailure, (err) => err instanceof StoreUnavailableError);
+  const jmap = new JmapServer(config.limits, directory, (method, err) => {
+    if (err instanceof StoreUnavailableError) metrics.storeErrors.inc({ reason: err.reason });
+    log.error({ method, ...errorFields(err) }, err instanceof StoreUnavailableError ? 'store unavailable' : 'method failed');
+  }, (err) => err instanceof StoreUnavailableError);
   jmap.addCapability(STALWART_CAPABILITY);
   registerStandardMethods(jmap, credentialType({
     kind: 'apiKey', name: 'x:ApiKey', permissionPrefix: 'sysApiKey', noun: 'API keys',
@@ -74,10 +81,15 @@ export async function createServices(config: Config, reportFailure: (method: str
     kind: 'appPassword', name: 'x:AppPassword', permissionPrefix: 'sysAppPassword', noun: 'app passwords',
     quota: config.maxAppPasswordsPerAccount, store, hasher, withScopes: true,
   }));
+  registerAuditMethods(jmap, store);
+  const pruner = new AuditPruner(store, config.auditRetentionDays, log);
+  pruner.start();
 
   return {
-    config, store, hasher, authenticator, lastUsed, jmap, webSessions: new WebSessions(store, serverKey),
+    config, store, serverKey, hasher, authenticator, lastUsed, jmap, webSessions: new WebSessions(store, serverKey),
+    log, metrics, draining: false,
     async close() {
+      pruner.stop();
       await lastUsed.stop();
       await store.close();
     },

@@ -9,7 +9,13 @@ export class LastUsedRecorder {
   private readonly written = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly store: Store, private readonly flushMs: number, private readonly granularity = 60) {}
+  constructor(
+    private readonly store: Store,
+    private readonly flushMs: number,
+    private readonly granularity = 60,
+    /** A flush that failed (read-only or full database): reported, and its uses kept for the next flush. */
+    private readonly onError: (error: unknown, count: number) => void = () => {},
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => { void this.flush().catch(() => {}); }, this.flushMs);
@@ -31,8 +37,10 @@ export class LastUsedRecorder {
     try {
       await this.store.touchLastUsed(batch);
     } catch (err) {
-      for (const [id, at] of batch) if ((this.pending.get(id) ?? -Infinity) < at) this.pending.set(id, at);
-      throw err;
+      // Never thrown out of the timer (that would end the process); newer uses of the same key win.
+      for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
+      this.onError(err, batch.size);
+      return;
     }
     if (this.written.size > 100_000) this.written.clear();
   }

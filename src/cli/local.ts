@@ -5,9 +5,9 @@ import { TokenHasher } from '../auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openStore } from '../db/open.js';
 import type { AccountRow, Role, Store } from '../db/store.js';
-import { runServer } from '../run.js';
+import { audit, CLI_ACTOR } from '../audit/record.js';
 import { issueAccountKey } from '../credentials/issue.js';
-import { loadServerSecret } from '../services.js';
+import { checkedServerSecret } from '../secret.js';
 import { encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds, parseUtcDate } from '../util/utcdate.js';
 import { CliError, EXIT, UsageError } from './errors.js';
@@ -42,7 +42,7 @@ function flagArgs(flags: LocalFlags): string[] {
 }
 
 /** Opens the store for one command and closes it after; `mustExist` refuses to create a new database. */
-async function withStore<T>(env: NodeJS.ProcessEnv, flags: LocalFlags, mustExist: boolean, fn: (store: Store, config: Config) => Promise<T> | T): Promise<T> {
+export async function withStore<T>(env: NodeJS.ProcessEnv, flags: LocalFlags, mustExist: boolean, fn: (store: Store, config: Config) => Promise<T> | T): Promise<T> {
   const config = configFrom(env, flagArgs(flags));
   if (mustExist && !config.databaseUrl && !existsSync(config.dbFile)) {
     throw new UsageError(`no database at ${config.dbFile} (set --data, --db or JMAP_KEYS_DATA)`);
@@ -93,8 +93,10 @@ export async function accountCreate(env: NodeJS.ProcessEnv, flags: LocalFlags & 
       // Logins and addresses are one namespace for mail clients: neither may name another account.
       if (await accountForName(tx, login)) return `account "${login}" already exists`;
       if (email !== undefined && email !== login.toLowerCase() && await accountForName(tx, email)) return `the address ${email} already names an account`;
-      return (await tx.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds(), email: email ?? null }))
-        ?? `account "${login}" already exists`;
+      const made = await tx.createAccount({ login, passwordHash, role: flags.role, createdAt: nowSeconds(), email: email ?? null });
+      if (!made) return `account "${login}" already exists`;
+      await audit(tx, { type: 'account.created', accountId: made.id, details: { login, role: flags.role, email: made.email } }, CLI_ACTOR);
+      return made;
     });
     if (typeof account === 'string') throw new CliError(account, EXIT.failed);
     out.out(`Created account ${login}${account.email ? ` <${account.email}>` : ''} (${account.role}, id ${encodeId(account.id)})`);
@@ -142,7 +144,10 @@ export async function accountPasswd(env: NodeJS.ProcessEnv, flags: LocalFlags & 
   const passwordHash = await hashPassword(password);
   await withStore(env, flags, true, async (store) => {
     const account = await requireAccount(store, login);
-    await store.setAccountPassword(account.id, passwordHash);
+    await store.transaction(async (tx) => {
+      await tx.setAccountPassword(account.id, passwordHash);
+      await audit(tx, { type: 'account.passwordChanged', accountId: account.id, details: { login } }, CLI_ACTOR);
+    });
     out.out(`Changed the password of ${login}`);
     if (given === undefined) {
       out.out(`Password: ${password}`);
@@ -160,7 +165,10 @@ export async function accountDelete(env: NodeJS.ProcessEnv, flags: LocalFlags & 
     }
     const keys = await store.countCredentials(account.id, 'apiKey');
     const appPasswords = await store.countCredentials(account.id, 'appPassword');
-    await store.deleteAccount(account.id);
+    await store.transaction(async (tx) => {
+      await tx.deleteAccount(account.id);
+      await audit(tx, { type: 'account.deleted', accountId: account.id, details: { login, role: account.role, apiKeys: keys, appPasswords } }, CLI_ACTOR);
+    });
     out.out(`Deleted account ${login} with ${keys} API key${keys === 1 ? '' : 's'} and ${appPasswords} app password${appPasswords === 1 ? '' : 's'}`);
   });
 }
@@ -180,8 +188,9 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
   if (description.length === 0 || description.length > 1000) throw new UsageError('--description: 1 to 1000 characters');
   await withStore(env, flags, true, async (store, config) => {
     const account = await requireAccount(store, flags.login);
-    const hasher = new TokenHasher(loadServerSecret(config));
-    const issued = await issueAccountKey(store, hasher, account.id, description, expiresAt, config.maxKeysPerAccount);
+    // Checked against the database like the server does: never a key hashed with a stray new secret.
+    const hasher = new TokenHasher(await checkedServerSecret(config, store));
+    const issued = await store.transaction((tx) => issueAccountKey(tx, hasher, account.id, description, expiresAt, config.maxKeysPerAccount, CLI_ACTOR));
     if (!issued) throw new CliError(`${flags.login} already has ${config.maxKeysPerAccount} API keys (JMAP_KEYS_MAX_KEYS_PER_ACCOUNT)`, EXIT.failed);
     const id = encodeId(issued.row.id);
     if (flags.json) {
@@ -197,5 +206,7 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
 /** `serve`: what `npm start` does, with any server setting as --name value. Resolves once listening. */
 export async function serve(env: NodeJS.ProcessEnv, argv: readonly string[], out: Output): Promise<void> {
   const config = configFrom(env, argv);
+  // Loaded here: the other local commands need neither the HTTP server, nor the logger, nor the metrics.
+  const { runServer } = await import('../run.js');
   await runServer(config, out, (key) => [`export JMAP_KEYS_TOKEN=${key}`, `jmap-keys query api-key --url ${config.publicUrl}`]);
 }

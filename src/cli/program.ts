@@ -5,6 +5,7 @@ import { JmapClient } from './client.js';
 import { CliError, EXIT, UsageError } from './errors.js';
 import { parseIds, parsePropertyList, parseSort, parseWhere } from './fields.js';
 import type { LocalFlags } from './local.js';
+import type { AuditFlags } from './operations.js';
 import { OBJECTS, kebab, resolveObject } from './objects.js';
 import { stdio, type Output } from './output.js';
 import {
@@ -32,6 +33,7 @@ const collect = (value: string, previous: string[] | undefined) => [...(previous
 
 /** The local commands pull in the server and SQLite: loaded only when one of them runs. */
 const local = () => import('./local.js');
+const operations = () => import('./operations.js');
 
 function parseRole(value: string): Role {
   if (value !== 'admin' && value !== 'user') throw new UsageError(`--role ${value}: must be admin or user`);
@@ -232,6 +234,30 @@ ${REMOTE_HELP}`)
     .option('--json', 'print JSON'))
     .action(async (opts: LocalFlags & { login: string; description: string; expiresAt?: string; json?: boolean }) => {
       await (await local()).keyCreate(env, opts, out);
+    });
+
+  localOptions(program.command('audit')
+    .description('show the audit trail from the database, newest last (no server needed)')
+    .option('--since <date>', 'events at or after this UTCDate')
+    .option('--until <date>', 'events before this UTCDate')
+    .option('--login <login>', 'events about this account')
+    .option('--credential <id>', 'events about this credential id')
+    .option('--type <type>', 'event type, e.g. credential.destroyed; repeatable', collect)
+    .option('--limit <n>', 'at most this many of the newest events', '100')
+    .option('--json', 'print JSON (x:AuditEvent objects)'))
+    .addHelpText('after', `
+Examples:
+  jmap-keys audit --type credential.destroyed --since 2026-01-01T00:00:00Z
+  jmap-keys audit --login alice --json`)
+    .action(async (opts: AuditFlags) => {
+      await (await operations()).auditList(env, opts, out);
+    });
+
+  localOptions(program.command('backup')
+    .description('copy the database consistently while the server runs; keep server-secret with the copy')
+    .requiredOption('--out <file>', 'the new file to write'))
+    .action(async (opts: LocalFlags & { out: string }) => {
+      await (await operations()).backup(env, opts, out);
     });
 
   return program;

@@ -1,3 +1,4 @@
+import { audit, auditedCredential } from '../audit/record.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { TokenHasher } from '../auth/tokens.js';
 import { OVER_QUOTA, type CredentialRow, type NewCredential, type Store, type StoreOps } from '../db/store.js';
@@ -62,11 +63,11 @@ export class AppPasswords {
     const allowedIps = input.allowedIps !== undefined ? [...new Set(input.allowedIps)] : [...bounds.allowedIps];
     const wider = widerThanCaller(bounds, { expiresAt, allowedIps });
     if (wider) return { status: 403, error: 'forbidden', message: wider.description };
-    return this.issue(this.store, principal, {
+    return this.store.transaction((tx) => this.issue(tx, principal, {
       accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt,
       permissionsMode: mode, permissions: list, allowedIps, scopes: [...new Set(input.scopes)],
       platform: input.platform ?? null, deviceId: input.deviceId ?? null,
-    });
+    }));
   }
 
   /** New secret, same name, scopes and restrictions; the old one revoked in the same transaction. */
@@ -80,7 +81,7 @@ export class AppPasswords {
         accountId: old.accountId, kind: 'appPassword', description: old.description, expiresAt: old.expiresAt,
         permissionsMode: old.permissionsMode, permissions: old.permissions, allowedIps: old.allowedIps,
         scopes: old.scopes, platform: old.platform, deviceId: old.deviceId,
-      }, 1);
+      }, 1, old.id);
       if ('key' in result) await tx.deleteCredential(old.accountId, 'appPassword', old.id);
       return result;
     });
@@ -88,15 +89,22 @@ export class AppPasswords {
 
   async revoke(principal: Principal, row: CredentialRow): Promise<Refusal | boolean> {
     if (row.scopes?.includes('internal') && !restrictionsOf(principal).internal) return { status: 403, error: 'forbidden', message: INTERNAL_REFUSED };
-    return this.store.deleteCredential(row.accountId, 'appPassword', row.id);
+    return this.store.transaction(async (tx) => {
+      const done = await tx.deleteCredential(row.accountId, 'appPassword', row.id);
+      if (done) await auditedCredential(tx, row, 'credential.destroyed');
+      return done;
+    });
   }
 
-  private async issue(store: StoreOps, principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>, replacing = 0): Promise<Refusal | { key: RestKey; token: string }> {
+  /** Issues a credential and records it (as a rotation of `rotates` when given); run inside a transaction. */
+  private async issue(store: StoreOps, principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>, replacing = 0, rotates?: number): Promise<Refusal | { key: RestKey; token: string }> {
     const missing = await ungrantable(store, principal.permissions, base.accountId, base.permissionsMode, base.permissions);
     if (missing.length > 0) return { status: 403, error: 'forbidden', message: describeUngrantable(missing) };
     const issued = this.hasher.issue('appPassword');
     const row = await store.insertCredential({ ...base, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds() }, this.quota, replacing);
     if (row === OVER_QUOTA) return { status: 403, error: 'over_quota', message: `You have exceeded your quota of ${this.quota} app passwords.` };
+    if (rotates === undefined) await auditedCredential(store, row, 'credential.created');
+    else await audit(store, { type: 'credential.rotated', accountId: row.accountId, credentialId: row.id, credentialKind: row.kind, details: { description: row.description, previousId: encodeId(rotates) } });
     return { key: toRestKey(row, principal.account), token: issued.token };
   }
 }

@@ -7,9 +7,9 @@ import type { Store } from './store.js';
  * The store the configuration names, PostgreSQL when JMAP_KEYS_DATABASE_URL is set, else the SQLite file: the one
  * way the server and the CLI's local commands open it.
  */
-export async function openStore(config: Pick<Config, 'dbFile' | 'databaseUrl'>, hooks: { onListener?: (state: 'down' | 'up') => void } = {}): Promise<Store> {
+export async function openStore(config: Pick<Config, 'dbFile' | 'databaseUrl' | 'sqliteSynchronous'>, hooks: { onListener?: (state: 'down' | 'up') => void } = {}): Promise<Store> {
   if (config.databaseUrl) return openPgStore(config.databaseUrl, { onListener: hooks.onListener });
-  return openSqliteStore(config.dbFile);
+  return openSqliteStore(config.dbFile, { synchronous: config.sqliteSynchronous });
 }
 
 /** Where the data lives, for messages: the SQLite file, or the PostgreSQL server without its password. */

@@ -83,3 +83,29 @@ export const oneTimeLinks = sqliteTable('one_time_links', {
   payload: blob('payload', { mode: 'buffer' }).notNull(),
   expiresAt: integer('expires_at').notNull(),
 }, (t) => [index('one_time_links_expires').on(t.expiresAt)]);
+/** Small named settings of the database itself, e.g. the check value of the server secret. */
+export const meta = sqliteTable('meta', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+});
+
+/**
+ * The audit trail: who changed what, when. No foreign keys on purpose: an event outlives the account or credential
+ * it names. `at` is unix seconds; `details` a JSON object that never holds a secret.
+ */
+export const auditEvents = sqliteTable('audit_events', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  at: integer('at').notNull(),
+  type: text('type').notNull(),
+  /** The account the event is about (whose trail it belongs to). */
+  accountId: integer('account_id'),
+  credentialId: integer('credential_id'),
+  credentialKind: text('credential_kind'),
+  /** Who did it: the signed-in account and the credential used (null for the account password or the CLI). */
+  actorAccountId: integer('actor_account_id'),
+  actorCredentialId: integer('actor_credential_id'),
+  clientAddress: text('client_address'),
+  /** The face it came through: jmap, rest, web, cli or server. */
+  via: text('via').notNull(),
+  details: text('details').notNull().default('{}'),
+}, (t) => [index('audit_account').on(t.accountId, t.id), index('audit_at').on(t.at)]);

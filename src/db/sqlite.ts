@@ -7,10 +7,12 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { credentialQuery, SQLITE_DIALECT } from './credential-query.js';
 import * as schema from './schema.js';
+import { sqliteFailure, StoreUnavailableError } from './errors.js';
 import {
-  OVER_QUOTA, StoreUnavailableError,
-  type AccountRow, type ChangeRow, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialRow,
-  type CredentialSort, type NewCredential, type Store, type StoreOps, type WebSessionRow,
+  OVER_QUOTA,
+  type AccountRow, type AuditFilter, type AuditRow, type AuditType, type ChangeRow, type CredentialChanges, type CredentialFilter,
+  type CredentialKind, type CredentialRow, type CredentialSort, type NewAuditEvent, type NewCredential, type Store, type StoreOps,
+  type WebSessionRow,
 } from './store.js';
 
 const { accounts, credentials, changes, webSessions, windowCounters, oneTimeLinks } = schema;
@@ -40,16 +42,31 @@ const OP_NAMES = [
   'touchLastUsed', 'state', 'changesSince', 'queryCount', 'queryIndexOf', 'queryPage',
   'createWebSession', 'webSession', 'endWebSession', 'endAccountWebSessions', 'hitCounter', 'peekCounter', 'pruneCounters',
   'putOneTimeLink', 'peekOneTimeLink', 'takeOneTimeLink',
+  'credentialTotals', 'getMeta', 'setMeta', 'appendAudit', 'auditByIds', 'countAudit', 'queryAudit', 'auditIndexOf', 'maxAuditId',
+  'pruneAudit',
 ] as const satisfies readonly (keyof StoreOps)[];
 
-/** SQLite result codes that mean "not now" rather than "wrong request": the caller gets 503 / serverUnavailable. */
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/;
+export interface SqliteOptions {
+  /**
+   * FULL (default): an acknowledged write survives power loss (WAL fsynced on every commit). NORMAL: faster
+   * commits, but the last transactions before a power cut may be lost (never on a process crash).
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+}
 
-function neutral(err: unknown): unknown {
-  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && UNAVAILABLE.test(err.code)) {
-    return new StoreUnavailableError(`database unavailable (${err.code}): ${err.message}`, { cause: err });
-  }
-  return err;
+/** The reason in words, for messages that name the path. */
+const FAILURE_WORDS = {
+  busy: 'the database is locked by another process', readonly: 'it is read-only for this user',
+  full: 'the disk is full', io: 'an I/O error occurred', cantopen: 'it cannot be opened',
+} as const;
+
+/** Turns SQLite's errors that mean "not now" into the neutral StoreUnavailableError; others pass through. */
+function unavailable(err: unknown, file: string): unknown {
+  if (err instanceof StoreUnavailableError) return err;
+  const reason = sqliteFailure(err);
+  if (!reason) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new StoreUnavailableError(reason, `database ${resolve(file)}: ${FAILURE_WORDS[reason]} (${detail})`, { cause: err });
 }
 
 /** Creates a folder (and missing parents) readable by its owner only, whatever the umask. */
@@ -59,25 +76,68 @@ export function makePrivateDir(dir: string): void {
   if (created !== undefined) chmodSync(dir, 0o700);
 }
 
-/** Opens (creating the folder if needed), switches to WAL and applies pending migrations from drizzle/. */
-export function openSqliteStore(file: string): Store {
-  if (file !== ':memory:') {
-    makePrivateDir(dirname(resolve(file)));
-    // Created 0600 before SQLite opens it; SQLite gives -wal and -shm the database file's mode.
-    closeSync(openSync(file, 'a', 0o600));
-    chmodSync(file, 0o600);
+/**
+ * Opens (creating the folder if needed, readable by its owner only), switches to WAL and applies pending migrations
+ * from drizzle/. A folder or file that cannot be used throws StoreUnavailableError naming the path and the reason.
+ */
+export function openSqliteStore(file: string, options: SqliteOptions = {}): Store {
+  let client: Database.Database | undefined;
+  try {
+    if (file !== ':memory:') {
+      try {
+        makePrivateDir(dirname(resolve(file)));
+        // Created 0600 before SQLite opens it; SQLite gives -wal and -shm the database file's mode.
+        closeSync(openSync(file, 'a', 0o600));
+        chmodSync(file, 0o600);
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new StoreUnavailableError('cantopen', `cannot create the database ${resolve(file)}: ${detail}`, { cause: err });
+      }
+    }
+    client = new Database(file);
+    client.pragma('journal_mode = WAL');
+    if (file !== ':memory:') {
+      for (const extra of ['-wal', '-shm']) if (existsSync(file + extra)) chmodSync(file + extra, 0o600);
+    }
+    client.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    client.pragma('foreign_keys = ON');
+    client.pragma('busy_timeout = 5000');
+    const db: Db = drizzle(client, { schema });
+    migrate(db, { migrationsFolder: MIGRATIONS });
+    return new SqliteStore(new SqliteOps(db, client), client, file);
+  } catch (err) {
+    client?.close();
+    throw unavailable(err, file);
   }
-  const client = new Database(file);
-  client.pragma('journal_mode = WAL');
-  if (file !== ':memory:') {
-    for (const extra of ['-wal', '-shm']) if (existsSync(file + extra)) chmodSync(file + extra, 0o600);
+}
+
+interface RawAudit {
+  id: number; at: number; type: string; account_id: number | null; credential_id: number | null; credential_kind: string | null;
+  actor_account_id: number | null; actor_credential_id: number | null; client_address: string | null; via: string; details: string;
+}
+
+function toAudit(r: RawAudit): AuditRow {
+  return {
+    id: r.id, at: r.at, type: r.type as AuditType, accountId: r.account_id, credentialId: r.credential_id,
+    credentialKind: r.credential_kind as CredentialKind | null, actorAccountId: r.actor_account_id,
+    actorCredentialId: r.actor_credential_id, clientAddress: r.client_address, via: r.via,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+  };
+}
+
+/** WHERE text and parameters of an audit filter (portable SQL). */
+function auditWhere(f: AuditFilter): { text: string; params: (string | number)[] } {
+  const parts: string[] = ['1 = 1'];
+  const params: (string | number)[] = [];
+  if (f.accountId !== null) { parts.push('account_id = ?'); params.push(f.accountId); }
+  if (f.credentialId !== undefined) { parts.push('credential_id = ?'); params.push(f.credentialId); }
+  if (f.types !== undefined) {
+    parts.push(f.types.length === 0 ? '1 = 0' : `type IN (${f.types.map(() => '?').join(', ')})`);
+    params.push(...f.types);
   }
-  client.pragma('synchronous = NORMAL');
-  client.pragma('foreign_keys = ON');
-  client.pragma('busy_timeout = 5000');
-  const db: Db = drizzle(client, { schema });
-  migrate(db, { migrationsFolder: MIGRATIONS });
-  return new SqliteStore(new SqliteOps(db, client), client);
+  if (f.after !== undefined) { parts.push('at >= ?'); params.push(f.after); }
+  if (f.before !== undefined) { parts.push('at < ?'); params.push(f.before); }
+  return { text: parts.join(' AND '), params };
 }
 
 /**
@@ -120,8 +180,18 @@ class SqliteStore implements Store {
   declare putOneTimeLink: StoreOps['putOneTimeLink'];
   declare peekOneTimeLink: StoreOps['peekOneTimeLink'];
   declare takeOneTimeLink: StoreOps['takeOneTimeLink'];
+  declare credentialTotals: StoreOps['credentialTotals'];
+  declare getMeta: StoreOps['getMeta'];
+  declare setMeta: StoreOps['setMeta'];
+  declare appendAudit: StoreOps['appendAudit'];
+  declare auditByIds: StoreOps['auditByIds'];
+  declare countAudit: StoreOps['countAudit'];
+  declare queryAudit: StoreOps['queryAudit'];
+  declare auditIndexOf: StoreOps['auditIndexOf'];
+  declare maxAuditId: StoreOps['maxAuditId'];
+  declare pruneAudit: StoreOps['pruneAudit'];
 
-  constructor(private readonly ops: SqliteOps, private readonly client: Database.Database) {
+  constructor(private readonly ops: SqliteOps, private readonly client: Database.Database, private readonly file: string) {
     const inside: Record<string, unknown> = {};
     const self = this as unknown as Record<string, unknown>;
     for (const name of OP_NAMES) {
@@ -130,7 +200,7 @@ class SqliteStore implements Store {
         try {
           return Promise.resolve(fn(...args));
         } catch (err) {
-          return Promise.reject(neutral(err));
+          return Promise.reject(unavailable(err, file));
         }
       };
       inside[name] = now;
@@ -152,7 +222,7 @@ class SqliteStore implements Store {
       try {
         this.client.exec('BEGIN IMMEDIATE');
       } catch (err) {
-        throw neutral(err);
+        throw unavailable(err, this.file);
       }
       try {
         const result = await fn(this.inside);
@@ -162,11 +232,20 @@ class SqliteStore implements Store {
         if (this.client.inTransaction) this.client.exec('ROLLBACK');
         // What was read inside it may be gone: a new version.
         this.ops.changed();
-        throw neutral(err);
+        throw unavailable(err, this.file);
       }
     } finally {
       this.open = undefined;
       release();
+    }
+  }
+
+  async backup(file: string): Promise<void> {
+    await this.afterOpen();
+    try {
+      this.ops.backup(file);
+    } catch (err) {
+      throw unavailable(err, this.file);
     }
   }
 
@@ -201,6 +280,7 @@ class SqliteOps implements SyncOps {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly dataVersionStmt;
   private readonly touchStmt;
+  private auditInsert: Database.Statement | undefined;
   private generation = 0;
   private seenDataVersion = -1;
   private foreignChecked = false;
@@ -424,6 +504,67 @@ class SqliteOps implements SyncOps {
     const q = credentialQuery(accountId, kind, filter, sort, SQLITE_DIALECT);
     const text = `SELECT id FROM credentials WHERE ${q.where} ORDER BY ${q.order} LIMIT ? OFFSET ?`;
     return this.cachedPluck(text).all(...q.params, limit, offset) as number[];
+  }
+
+  credentialTotals(): Record<CredentialKind, number> {
+    const totals: Record<CredentialKind, number> = { apiKey: 0, appPassword: 0 };
+    const rows = this.client.prepare('SELECT kind, SUM(n) AS n FROM credential_counts GROUP BY kind').all() as { kind: CredentialKind; n: number }[];
+    for (const r of rows) totals[r.kind] = r.n;
+    return totals;
+  }
+
+  getMeta(name: string): string | undefined {
+    return (this.client.prepare('SELECT value FROM meta WHERE name = ?').pluck().get(name) as string | undefined);
+  }
+
+  setMeta(name: string, value: string): void {
+    this.client.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+  }
+
+  appendAudit(e: NewAuditEvent): void {
+    // Compiled once: a 500-create /set appends 500 events.
+    this.auditInsert ??= this.client.prepare(`INSERT INTO audit_events (at, type, account_id, credential_id, credential_kind,
+      actor_account_id, actor_credential_id, client_address, via, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.auditInsert.run(e.at, e.type, e.accountId, e.credentialId, e.credentialKind, e.actorAccountId, e.actorCredentialId, e.clientAddress, e.via, JSON.stringify(e.details));
+  }
+
+  auditByIds(filter: AuditFilter, ids: readonly number[]): AuditRow[] {
+    if (ids.length === 0) return [];
+    const { text, params } = auditWhere(filter);
+    const rows = this.client.prepare(`SELECT * FROM audit_events WHERE ${text} AND id IN (${ids.map(() => '?').join(', ')}) ORDER BY id`)
+      .all(...params, ...ids) as RawAudit[];
+    return rows.map(toAudit);
+  }
+
+  countAudit(filter: AuditFilter): number {
+    const { text, params } = auditWhere(filter);
+    return this.client.prepare(`SELECT count(*) FROM audit_events WHERE ${text}`).pluck().get(...params) as number;
+  }
+
+  queryAudit(filter: AuditFilter, ascending: boolean, offset: number, limit: number): number[] {
+    const { text, params } = auditWhere(filter);
+    return this.client.prepare(`SELECT id FROM audit_events WHERE ${text} ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ? OFFSET ?`)
+      .pluck().all(...params, limit, offset) as number[];
+  }
+
+  auditIndexOf(filter: AuditFilter, ascending: boolean, id: number): number | undefined {
+    if (this.auditByIds(filter, [id]).length === 0) return undefined;
+    const { text, params } = auditWhere(filter);
+    return this.client.prepare(`SELECT count(*) FROM audit_events WHERE ${text} AND id ${ascending ? '<' : '>'} ?`).pluck().get(...params, id) as number;
+  }
+
+  maxAuditId(filter: AuditFilter): number {
+    const { text, params } = auditWhere(filter);
+    return (this.client.prepare(`SELECT max(id) FROM audit_events WHERE ${text}`).pluck().get(...params) as number | null) ?? 0;
+  }
+
+  pruneAudit(before: number, max: number): number {
+    return this.client.prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)').run(before, max).changes;
+  }
+
+  backup(file: string): void {
+    // VACUUM INTO reads one consistent snapshot (a read transaction) while other connections keep writing.
+    this.client.prepare('VACUUM INTO ?').run(file);
   }
 
   /** A compiled single-column statement for this SQL text (a bounded cache: filters may take many shapes). */

@@ -58,6 +58,41 @@ export interface ChangeRow {
   op: 'created' | 'updated' | 'destroyed';
 }
 
+export type AuditType =
+  | 'credential.created' | 'credential.updated' | 'credential.rotated' | 'credential.destroyed'
+  | 'account.created' | 'account.passwordChanged' | 'account.deleted'
+  | 'web.signIn' | 'web.signOut';
+export const AUDIT_TYPES: readonly AuditType[] = [
+  'credential.created', 'credential.updated', 'credential.rotated', 'credential.destroyed',
+  'account.created', 'account.passwordChanged', 'account.deleted', 'web.signIn', 'web.signOut',
+];
+
+/** One audit event; `at` is unix seconds; details never hold a secret. */
+export interface AuditRow {
+  id: number;
+  at: number;
+  type: AuditType;
+  accountId: number | null;
+  credentialId: number | null;
+  credentialKind: CredentialKind | null;
+  actorAccountId: number | null;
+  actorCredentialId: number | null;
+  clientAddress: string | null;
+  via: string;
+  details: Record<string, unknown>;
+}
+export type NewAuditEvent = Omit<AuditRow, 'id'>;
+
+/** Which audit events a query reads; every given field must match (accountId null: every account). */
+export interface AuditFilter {
+  accountId: number | null;
+  credentialId?: number;
+  types?: readonly AuditType[];
+  /** Unix seconds, inclusive lower and exclusive upper bound. */
+  after?: number;
+  before?: number;
+}
+
 /** One web sign-in (unix seconds). */
 export interface WebSessionRow {
   id: string;
@@ -138,6 +173,26 @@ export interface StoreOps {
   peekOneTimeLink(id: string, now: number): Promise<Buffer | undefined>;
   /** Removes and returns the payload, atomically: of concurrent takes on any nodes, one gets it. */
   takeOneTimeLink(id: string, now: number): Promise<Buffer | undefined>;
+
+  /** Every credential of every account, by kind (for metrics). */
+  credentialTotals(): Promise<Record<CredentialKind, number>>;
+
+  /** Named settings of the database (e.g. the server secret's check value). */
+  getMeta(name: string): Promise<string | undefined>;
+  setMeta(name: string, value: string): Promise<void>;
+
+  /** Appends an audit event; call it inside the transaction of the change it describes. */
+  appendAudit(event: NewAuditEvent): Promise<void>;
+  auditByIds(filter: AuditFilter, ids: readonly number[]): Promise<AuditRow[]>;
+  countAudit(filter: AuditFilter): Promise<number>;
+  /** Ids of the matching events, newest first unless ascending. */
+  queryAudit(filter: AuditFilter, ascending: boolean, offset: number, limit: number): Promise<number[]>;
+  /** Position of `id` among queryAudit's results, or undefined. */
+  auditIndexOf(filter: AuditFilter, ascending: boolean, id: number): Promise<number | undefined>;
+  /** The newest event id matching the filter (0 when none): the audit "state". */
+  maxAuditId(filter: AuditFilter): Promise<number>;
+  /** Deletes at most `max` events older than `before` (unix seconds), oldest first; returns how many. */
+  pruneAudit(before: number, max: number): Promise<number>;
 }
 
 export interface Store extends StoreOps {
@@ -155,12 +210,11 @@ export interface Store extends StoreOps {
    * is trusted. Last-use stamps do not change it.
    */
   version(): number;
+  /**
+   * A consistent copy of the whole database in `file` (which must not exist), taken while serving. SQLite only:
+   * PostgreSQL is backed up with its own tools (pg_dump), and says so.
+   */
+  backup(file: string): Promise<void>;
 }
 
-/** The store could not do what was asked for a reason outside the request (busy, read-only, disk full, down). */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreUnavailableError';
-  }
-}
+export { StoreUnavailableError, type StoreFailure } from './errors.js';

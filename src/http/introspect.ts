@@ -7,6 +7,7 @@ import { encodeId } from '../util/ids.js';
 import { readBody } from './body.js';
 import { clientIp } from './client-ip.js';
 import { header } from './headers.js';
+import { currentRequest, noteAuth } from './request-context.js';
 
 /** The permission each mail service needs (Dovecot's service names; Postfix says smtp). */
 const SERVICE_PERMISSION: Record<string, string> = {
@@ -49,7 +50,9 @@ export function introspectRoutes(services: Services): Hono {
   };
 
   app.post('/internal/introspect', async (c) => {
-    const caller = await authenticator.authenticate(header(c, 'authorization'), clientIp(c, services.config.trustedProxies), internalBearer);
+    const callerIp = clientIp(c, services.config.trustedProxies);
+    const caller = await authenticator.authenticate(header(c, 'authorization'), callerIp, internalBearer);
+    noteAuth(caller, callerIp);
     if (!caller.ok && caller.status === 429) {
       c.header('Retry-After', String(caller.retryAfter ?? 60));
       return c.json({ error: 'rate_limited', error_description: caller.detail }, 429);
@@ -65,17 +68,31 @@ export function introspectRoutes(services: Services): Hono {
     const token = form.get('token');
     if (!token) return c.json({ error: 'invalid_request', error_description: 'token is required' }, 400);
     c.header('Cache-Control', 'no-store');
-    const inactive = () => c.json({ active: false });
-    if (token.length > MAX_TOKEN) return inactive();
-
     const service = (header(c, 'x-dovecot-auth-service') ?? header(c, 'x-dovecot-auth-protocol'))?.toLowerCase();
-    const needed = service === undefined ? undefined : SERVICE_PERMISSION[service];
-    if (service !== undefined && !needed) return inactive();
     // The mail client's address, as the mail server saw it (never the mail server's own).
     const mailClient = remoteAddress(header(c, 'x-dovecot-auth-remote'));
+    /** The verdict with its reason goes to the log line and the metrics; the answer stays `{"active": false}`. */
+    const record = (verdict: 'active' | 'inactive', reason: string, credentialId?: number) => {
+      const info = currentRequest();
+      if (info) {
+        Object.assign(info.fields, { verdict, verdictReason: reason, service: service ?? null, mailClient: mailClient ?? null });
+        if (credentialId !== undefined) info.fields.verdictCredentialId = encodeId(credentialId);
+      }
+      // Known service names only as labels, so a caller cannot grow the metric without bound.
+      services.metrics.introspection.inc({ service: service && SERVICE_PERMISSION[service] ? service : service ? 'other' : 'none', verdict, reason });
+    };
+    const inactive = (reason: string, credentialId?: number) => {
+      record('inactive', reason, credentialId);
+      return c.json({ active: false });
+    };
+    if (token.length > MAX_TOKEN) return inactive('malformed');
+
+    const needed = service === undefined ? undefined : SERVICE_PERMISSION[service];
+    if (service !== undefined && !needed) return inactive('unknown-service');
     const usable: Usable = (_cred, perms) => (needed ? perms.has(needed) : MAIL_PERMISSIONS.some((p) => perms.has(p)));
     const verdict = await authenticator.verifyToken(token, mailClient, ['appPassword'], usable);
-    if (!verdict.ok || !verdict.principal.credential) return inactive();
+    if (!verdict.ok) return inactive(verdict.reason);
+    if (!verdict.principal.credential) return inactive('unknown');
 
     const { account, credential } = verdict.principal;
     const claimed = form.get('username') ?? header(c, 'x-dovecot-auth-user');
@@ -83,7 +100,8 @@ export function introspectRoutes(services: Services): Hono {
     // an account has one mail user name, its address when it has one (else its login): the name every
     // generated setting names, and the only one a caller that does send a name may ask about.
     const username = mailUsername(account);
-    if (claimed && claimed.toLowerCase() !== username.toLowerCase()) return inactive();
+    if (claimed && claimed.toLowerCase() !== username.toLowerCase()) return inactive('wrong-user', credential.id);
+    record('active', 'ok', credential.id);
     const scopes = scopesOf(credential, account.role);
     const body: Record<string, string | number | boolean> = {
       active: true,

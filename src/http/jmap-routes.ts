@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { AUDIT_CAPABILITY } from '../audit/jmap-type.js';
 import { STALWART_CAPABILITY } from '../credentials/jmap-type.js';
 import { restrictionsOf } from '../credentials/policy.js';
 import { parseRequest } from '../jmap/envelope.js';
@@ -23,7 +24,7 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
     const id = encodeId(account.id);
     return {
       capabilities: jmap.capabilityList(),
-      accounts: [{ id, name: account.login, isPersonal: true, isReadOnly: false, accountCapabilities: { [STALWART_CAPABILITY]: {} } }],
+      accounts: [{ id, name: account.login, isPersonal: true, isReadOnly: false, accountCapabilities: { [STALWART_CAPABILITY]: {}, [AUDIT_CAPABILITY]: {} } }],
       primaryAccounts: { [STALWART_CAPABILITY]: id },
       username: account.login,
     };

@@ -105,8 +105,10 @@ export class JmapServer {
 
   private toMethodError(name: string, err: unknown): MethodError {
     if (err instanceof MethodError) return err;
-    if (this.unavailable(err)) return new MethodError('serverUnavailable', 'The store is unavailable; nothing was changed, try again');
+    // Reported either way (logged, counted); the host's store refusing (read-only, full, busy past its timeout,
+    // down) rolled the transaction back: try later.
     this.reportFailure(name, err);
+    if (this.unavailable(err)) return new MethodError('serverUnavailable', 'The store cannot take changes right now; nothing was changed. Try again later.');
     return new MethodError('serverFail', 'An unexpected error occurred; nothing was changed');
   }
 }

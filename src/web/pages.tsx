@@ -13,6 +13,12 @@ const SCOPE_HELP: Record<string, string> = {
   internal: 'ask the verification endpoint (mail servers; admins only)',
 };
 const DEFAULT_SCOPES = new Set(['smtp', 'imap']);
+/** The audit event types in words (the Activity view's filter; app.js shows the same words). */
+const EVENT_NAMES: Record<string, string> = {
+  'credential.created': 'Credential created', 'credential.updated': 'Credential changed', 'credential.rotated': 'App password rotated',
+  'credential.destroyed': 'Credential revoked', 'account.created': 'Account created', 'account.passwordChanged': 'Password changed',
+  'account.deleted': 'Account deleted', 'web.signIn': 'Signed in', 'web.signOut': 'Signed out',
+};
 const PLATFORM_NAMES: Record<string, string> = { ios: 'iPhone / iPad', android: 'Android', windows: 'Windows', macos: 'macOS', web: 'Web' };
 
 /** JSON inside a <script type="application/json">: nothing in it may close the element. */
@@ -334,6 +340,7 @@ export const AppPage: FC<AppPageProps> = ({ login, mailUser, isAdmin, csrf, own,
       <div class="tabs" role="tablist" aria-label="Credentials">
         <button type="button" role="tab" id="tab-keys" aria-controls="panel-keys" aria-selected="true" data-hash="api-keys">API Keys</button>
         <button type="button" role="tab" id="tab-apps" aria-controls="panel-apps" aria-selected="false" tabindex={-1} data-hash="app-passwords">App Passwords</button>
+        <button type="button" role="tab" id="tab-activity" aria-controls="panel-activity" aria-selected="false" tabindex={-1} data-hash="activity">Activity</button>
       </div>
       <p class="alert" id="page-error" role="alert" hidden></p>
 
@@ -373,6 +380,34 @@ export const AppPage: FC<AppPageProps> = ({ login, mailUser, isAdmin, csrf, own,
         <Filter prefix="app" noun="app passwords" />
         <p class="status" id="app-status" role="status"></p>
         <Table id="app-table" caption="App passwords" columns={['Name', 'Scopes', 'Created', 'Expires', 'Last used']} />
+      </section>
+
+      <section id="panel-activity" role="tabpanel" aria-labelledby="tab-activity" hidden>
+        <div class="panel-head">
+          <div>
+            <h1>Activity</h1>
+            <p class="muted">What was changed{isAdmin ? ' on this server' : ' on your account'}, by whom and from where: the audit trail.</p>
+          </div>
+        </div>
+        <form class="filter" id="activity-filter" novalidate aria-label="Filter activity">
+          <div class="field">
+            <label for="activity-type">Event</label>
+            <select id="activity-type" name="type">
+              <option value="">All events</option>
+              {Object.entries(EVENT_NAMES).map(([value, name]) => <option value={value}>{name}</option>)}
+            </select>
+          </div>
+          <div class="filter-buttons">
+            <button type="submit">Filter</button>
+            <button type="reset" class="subtle" id="activity-all">Show all</button>
+          </div>
+        </form>
+        <p class="status" id="activity-status" role="status"></p>
+        <table class="list" id="activity-table">
+          <caption class="sr-only">Audit events</caption>
+          <thead><tr>{['When', 'Event', 'Credential', 'Account', 'By', 'From'].map((c) => <th scope="col">{c}</th>)}</tr></thead>
+          <tbody></tbody>
+        </table>
       </section>
     </main>
     <CredentialDialog />

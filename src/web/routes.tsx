@@ -7,6 +7,7 @@ import QRCode from 'qrcode';
 import { apiUsable, type AppEnv } from '../http/auth-middleware.js';
 import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
+import { noteAuth } from '../http/request-context.js';
 import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
 import { mailUsername } from '../auth/identity.js';
 import { hashPassword } from '../auth/passwords.js';
@@ -158,6 +159,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     // App passwords are for mail apps: the web page wants the account password.
     if (result.principal.credential !== null) return fail(401, 'Sign in with your account password, not an app password.');
     const issued = await sessions.issue(result.principal.account);
+    auditSession({ type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } });
     setSessionCookie(c, issued);
     deleteCookie(c, LOGIN_COOKIE, { path: '/web/', secure: secure() });
     if (json) return c.json({ login: result.principal.account.login, csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });

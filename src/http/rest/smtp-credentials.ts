@@ -78,6 +78,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const limit = kind === 'read' ? reads : writes;
     const wait = await limit.take([`a:${c.var.principal.account.id}`, `ip:${addressBucket(c.var.clientIp, config.authIpv6Prefix)}`]);
     if (wait > 0) {
+      services.metrics.throttled.inc({ limit: `rest-${kind}` });
       c.header('Retry-After', String(wait));
       return restError(c, 429, 'rate_limited', `Too many ${kind}s; try again in ${wait} s`);
     }

@@ -9,10 +9,10 @@ const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 const data = JSON.parse($('#jk-data').textContent);
 // A password change issues a new session, and with it a new token.
 let csrf = $('meta[name="csrf-token"]').content;
-const USING = ['urn:ietf:params:jmap:core', 'urn:stalwart:jmap'];
+const USING = ['urn:ietf:params:jmap:core', 'urn:stalwart:jmap', 'urn:jmap-keys:audit'];
 const REST = '/api/smtp-credentials';
 const RENEW_AFTER_MS = 4 * 60 * 1000;
-const session = { apiUrl: '/api', maxObjects: 500, renewedAt: Date.now() };
+const session = { apiUrl: '/api', maxObjects: 500, renewedAt: Date.now(), accountId: null };
 
 const KINDS = {
   apiKey: { type: 'x:ApiKey', noun: 'API key' },
@@ -269,6 +269,8 @@ async function busy(button, fn) {
 const state = {
   keys: { filter: null, filterText: '', flash: '' },
   apps: { filter: null, filterText: '', flash: '' },
+  /** The Activity view: an event type, and a credential when opened from a row's Activity button. */
+  activity: { type: '', credential: null },
 };
 
 function emptyRow(columns, text) {
@@ -305,6 +307,7 @@ function keyRow(key) {
     h('td', { 'data-label': 'Last used' }, dateCell(key.lastUsedAt, 'Never')),
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('apiKey', key) }, 'Edit'),
+      h('button', { type: 'button', class: 'small', 'aria-label': `Activity of ${label}`, onclick: () => showActivity(key) }, 'Activity'),
       h('button', { type: 'button', class: 'small danger-text', 'aria-label': `Revoke ${label}`, onclick: () => revokeKey(key) }, 'Revoke')));
 }
 
@@ -346,6 +349,7 @@ function appRow(app, rest) {
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('appPassword', app) }, 'Edit'),
       h('button', { type: 'button', class: 'small', 'aria-label': `Rotate ${label}`, onclick: () => rotateApp(app) }, 'Rotate'),
+      h('button', { type: 'button', class: 'small', 'aria-label': `Activity of ${label}`, onclick: () => showActivity(app) }, 'Activity'),
       h('button', { type: 'button', class: 'small danger-text', 'aria-label': `Revoke ${label}`, onclick: () => revokeApp(app) }, 'Revoke')));
 }
 
@@ -915,6 +919,76 @@ $('#secret-dialog').addEventListener('close', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
+// Activity: the audit trail (x:AuditEvent), newest first; for one credential from its row's Activity button
+
+const EVENT_NAMES = {
+  'credential.created': 'Credential created', 'credential.updated': 'Credential changed', 'credential.rotated': 'App password rotated',
+  'credential.destroyed': 'Credential revoked', 'account.created': 'Account created', 'account.passwordChanged': 'Password changed',
+  'account.deleted': 'Account deleted', 'web.signIn': 'Signed in', 'web.signOut': 'Signed out',
+};
+const VIA_NAMES = { jmap: 'JMAP', rest: 'REST', web: 'web page', cli: 'command line', server: 'server' };
+const ACTIVITY_LIMIT = 200;
+
+function eventChanges(e) {
+  const d = e.details ?? {};
+  if (e.type === 'credential.updated') return Object.keys(d).join(', ');
+  if (e.type === 'credential.rotated') return `replaces ${d.previousId}`;
+  return '';
+}
+
+function activityRow(e) {
+  const d = e.details ?? {};
+  const kind = e.credentialKind === 'appPassword' ? 'app password' : e.credentialKind === 'apiKey' ? 'API key' : '';
+  const who = (id) => (id === session.accountId ? `you (${data.login})` : `account ${id}`);
+  const by = e.actorAccountId === null ? VIA_NAMES[e.via] ?? e.via
+    : `${who(e.actorAccountId)}${e.actorCredentialId ? ` with key ${e.actorCredentialId}` : ''} · ${VIA_NAMES[e.via] ?? e.via}`;
+  return h('tr', { 'data-id': e.id },
+    h('td', { class: 'first', 'data-label': 'When' }, dateCell(e.at, '—')),
+    h('td', { 'data-label': 'Event' }, h('span', { class: 'name' }, EVENT_NAMES[e.type] ?? e.type), eventChanges(e) ? h('span', { class: 'sub' }, eventChanges(e)) : null),
+    h('td', { 'data-label': 'Credential' }, e.credentialId ? [d.description ?? e.credentialId, kind ? h('span', { class: 'sub' }, `${kind} ${e.credentialId}`) : null] : '—'),
+    h('td', { 'data-label': 'Account' }, e.accountId === session.accountId ? data.login : d.login ?? (e.accountId ? `account ${e.accountId}` : '—')),
+    h('td', { 'data-label': 'By' }, by),
+    h('td', { 'data-label': 'From', class: 'mono' }, e.clientAddress ?? '—'));
+}
+
+async function loadActivity() {
+  const s = state.activity;
+  const conditions = {};
+  if (s.type) conditions.type = s.type;
+  if (s.credential) conditions.credentialId = s.credential.id;
+  try {
+    const responses = await jmap([
+      ['x:AuditEvent/query', { filter: Object.keys(conditions).length ? conditions : null, limit: ACTIVITY_LIMIT, calculateTotal: true }, 'q'],
+      ['x:AuditEvent/get', { '#ids': { resultOf: 'q', name: 'x:AuditEvent/query', path: '/ids' } }, 'g'],
+    ]);
+    clearPageError();
+    const items = responses.get('g').list;
+    const total = responses.get('q').total ?? items.length;
+    $('#activity-table tbody').replaceChildren(...(items.length ? items.map(activityRow) : [emptyRow(6, 'No activity matches.')]));
+    const about = s.credential ? ` for ${quoted(s.credential.description)}` : '';
+    $('#activity-status').textContent = total > items.length ? `Showing the newest ${items.length} of ${total} events${about}.` : `${plural(items.length, 'event', 'events')}${about}.`;
+  } catch (err) {
+    pageError(err);
+  }
+}
+
+function showActivity(credential) {
+  state.activity.credential = credential;
+  selectTab($('#tab-activity'), { focus: true });
+}
+
+$('#activity-filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  state.activity.type = $('#activity-type').value;
+  loadActivity();
+});
+$('#activity-filter').addEventListener('reset', () => {
+  state.activity.type = '';
+  state.activity.credential = null;
+  setTimeout(loadActivity);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
 // Tabs (arrow keys move between them) and start-up
 
 const tabs = $$('[role=tab]');
@@ -930,7 +1004,7 @@ function selectTab(tab, { focus = false, load = true } = {}) {
   document.title = `${tab.textContent} · jmap-keys`;
   history.replaceState(null, '', `#${tab.dataset.hash}`);
   if (focus) tab.focus();
-  if (load) (tab.id === 'tab-apps' ? loadApps : loadKeys)();
+  if (load) ({ 'tab-apps': loadApps, 'tab-activity': loadActivity }[tab.id] ?? loadKeys)();
 }
 
 for (const tab of tabs) tab.addEventListener('click', () => selectTab(tab));
@@ -948,12 +1022,13 @@ async function start() {
     // The JMAP session names the API endpoint and its limits, as for any client.
     const s = await http('/jmap/session');
     session.apiUrl = new URL(s.apiUrl, location.href).pathname;
+    session.accountId = s.primaryAccounts?.['urn:stalwart:jmap'] ?? null;
     session.maxObjects = Math.min(s.capabilities?.['urn:ietf:params:jmap:core']?.maxObjectsInGet ?? 500, 500);
   } catch (err) {
     pageError(err);
     return;
   }
-  selectTab(location.hash === '#app-passwords' ? $('#tab-apps') : $('#tab-keys'));
+  selectTab(tabs.find((t) => `#${t.dataset.hash}` === location.hash) ?? $('#tab-keys'));
 }
 
 window.addEventListener('hashchange', () => {

@@ -1,0 +1,112 @@
+import { HTTPException } from 'hono/http-exception';
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
+import { allowsApi } from '../credentials/scopes.js';
+import { StoreUnavailableError } from '../db/errors.js';
+import { errorFields } from '../log.js';
+import type { Services } from '../services.js';
+import { encodeId } from '../util/ids.js';
+import { clientIp } from './client-ip.js';
+import { header } from './headers.js';
+import { problem } from './problem.js';
+import { currentRequest, faceOf, noteAuth, runInRequest, type RequestInfo } from './request-context.js';
+
+/** A client's X-Request-Id is kept when it is short and plain; otherwise one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * One JSON log line and the metrics of every request. The line names the route pattern, never the raw path (a
+ * one-time profile link holds its secret in the path), and never a header value.
+ */
+export function observe(services: Services): MiddlewareHandler {
+  const { log, metrics, config } = services;
+  return async (c, next) => {
+    const started = process.hrtime.bigint();
+    const given = header(c, 'x-request-id');
+    const path = c.req.path;
+    const info: RequestInfo = {
+      id: given && REQUEST_ID.test(given) ? given : randomUUID(),
+      face: faceOf(path),
+      clientIp: clientIp(c, config.trustedProxies),
+      fields: {},
+    };
+    c.header('X-Request-Id', info.id);
+    // Once draining for shutdown, every answer closes its connection so keep-alive clients move on.
+    if (services.draining) c.header('Connection', 'close');
+    await runInRequest(info, next);
+    const route = c.res.status === 404 && routePath(c, -1).endsWith('*') ? 'unmatched' : routePath(c, -1);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const status = c.res.status;
+    metrics.requests.inc({ method: c.req.method, route, status: String(status) });
+    metrics.latency.observe({ method: c.req.method, route }, seconds);
+    if (info.auth) {
+      metrics.auth.inc(info.auth.ok ? { outcome: 'ok', reason: 'ok' } : { outcome: 'refused', reason: info.auth.reason });
+      if (!info.auth.ok && info.auth.reason === 'throttled') metrics.throttled.inc({ limit: 'auth' });
+    }
+    const line = {
+      reqId: info.id, method: c.req.method, route, status, ms: Math.round(seconds * 10_000) / 10, clientIp: info.clientIp ?? null,
+      accountId: info.accountId === undefined ? null : encodeId(info.accountId), login: info.login ?? null,
+      credentialId: info.credentialId == null ? null : encodeId(info.credentialId),
+      ...(info.auth && !info.auth.ok ? { authRefused: info.auth.reason } : {}),
+      ...info.fields,
+    };
+    if (status >= 500) log.warn(line, 'request');
+    // Load balancers probe every few seconds: those lines only at debug.
+    else if (route === '/healthz' || route === '/readyz') log.debug(line, 'request');
+    else log.info(line, 'request');
+  };
+}
+
+/** Maps a store that cannot work right now to 503 problem+json (logged and counted); anything else to a plain 500. */
+export function onError(services: Services) {
+  return (err: Error, c: Context): Response => {
+    const info = currentRequest();
+    if (err instanceof StoreUnavailableError) {
+      services.metrics.storeErrors.inc({ reason: err.reason });
+      services.log.error({ reqId: info?.id, ...errorFields(err), storeFailure: err.reason }, 'store unavailable');
+      c.header('Retry-After', '30');
+      return problem(c, 503, 'The service cannot complete this request right now; nothing was changed. Try again later.');
+    }
+    // Hono's own refusals (a body over a limit is HTTPException 413) keep their status; only the unexpected is 500.
+    if (err instanceof HTTPException && err.status < 500) {
+      return problem(c, err.status, err.status === 413 ? 'The request body is too large.' : err.message || 'The request was refused.');
+    }
+    services.log.error({ reqId: info?.id, ...errorFields(err) }, 'internal error');
+    return problem(c, 500, 'An unexpected error occurred.');
+  };
+}
+
+/** /healthz (the process answers), /readyz (bootstrapped and the store answers) and /metrics (internal scope or admin). */
+export function opsRoutes(services: Services): Hono {
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    if (services.draining) return c.json({ status: 'draining' }, 503);
+    try {
+      if (services.store.countAccounts() === 0) return c.json({ status: 'not bootstrapped' }, 503);
+    } catch (err) {
+      services.log.warn(errorFields(err), 'readiness check: the store does not answer');
+      return c.json({ status: 'store unavailable' }, 503);
+    }
+    return c.json({ status: 'ready' });
+  });
+  app.get('/metrics', async (c) => {
+    const ip = clientIp(c, services.config.trustedProxies);
+    // An API key, an app password with an API or the internal scope, or an account password.
+    const result = await services.authenticator.authenticate(header(c, 'authorization'), ip,
+      (cred) => cred.kind === 'apiKey' || allowsApi(cred.scopes) || cred.scopes?.includes('internal') === true);
+    noteAuth(result, ip);
+    if (!result.ok) {
+      if (result.status === 401) c.header('WWW-Authenticate', 'Bearer realm="jmap-keys metrics"');
+      if (result.retryAfter !== undefined) c.header('Retry-After', String(result.retryAfter));
+      return problem(c, result.status, result.detail);
+    }
+    const { account, credential } = result.principal;
+    const internal = credential?.scopes?.includes('internal') === true;
+    if (account.role !== 'admin' && !internal) return problem(c, 403, 'Metrics need a credential with the internal scope or an admin account.');
+    const body = await services.metrics.registry.metrics();
+    return c.body(body, 200, { 'Content-Type': services.metrics.registry.contentType, 'Cache-Control': 'no-store' });
+  });
+  return app;
+}
