@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TokenHasher } from '../src/auth/tokens.js';
 import { openSqliteStore } from '../src/db/sqlite.js';
-import type { Store } from '../src/db/store.js';
+import type { StoreOps } from '../src/db/store.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,27 +29,30 @@ const batches = Number(values.batches);
 const rounds = Number(values.rounds);
 const hasher = new TokenHasher(Buffer.alloc(32, 7));
 
-function create(store: Store, accountId: number, i: number): void {
+async function create(store: StoreOps, accountId: number, i: number): Promise<void> {
   const issued = hasher.issue('apiKey');
-  store.insertCredential({
+  await store.insertCredential({
     accountId, kind: 'apiKey', description: `bench ${i}`, locator: issued.locator, secretHash: issued.hash, createdAt: 0,
     expiresAt: null, permissionsMode: 'Inherit', permissions: [], allowedIps: [], scopes: null, platform: null, deviceId: null,
-  });
+  }, Number.MAX_SAFE_INTEGER);
 }
 
 /** Keys created per second: one commit per key (a /set with one create), and 500 keys per commit (a full /set). */
-function measure(mode: 'FULL' | 'NORMAL'): { single: number; batch: number } {
+async function measure(mode: 'FULL' | 'NORMAL'): Promise<{ single: number; batch: number }> {
   const dir = mkdtempSync(join(values.dir, 'jmap-keys-sync-'));
   try {
     const store = openSqliteStore(join(dir, 'bench.db'), { synchronous: mode });
-    const account = store.createAccount({ login: 'bench', passwordHash: 'x', role: 'admin', createdAt: 0 });
+    const account = await store.createAccount({ login: 'bench', passwordHash: 'x', role: 'admin', createdAt: 0 });
+    if (!account) throw new Error('no bench account');
     let t = process.hrtime.bigint();
-    for (let i = 0; i < commits; i++) store.transaction(() => create(store, account.id, i));
+    for (let i = 0; i < commits; i++) await store.transaction((tx) => create(tx, account.id, i));
     const single = commits / (Number(process.hrtime.bigint() - t) / 1e9);
     t = process.hrtime.bigint();
-    for (let b = 0; b < batches; b++) store.transaction(() => { for (let i = 0; i < 500; i++) create(store, account.id, b * 500 + i); });
+    for (let b = 0; b < batches; b++) {
+      await store.transaction(async (tx) => { for (let i = 0; i < 500; i++) await create(tx, account.id, b * 500 + i); });
+    }
     const batch = (batches * 500) / (Number(process.hrtime.bigint() - t) / 1e9);
-    store.close();
+    await store.close();
     return { single, batch };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -60,7 +63,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const results = { FULL: [] as { single: number; batch: number }[], NORMAL: [] as { single: number; batch: number }[] };
 for (let r = 0; r < rounds; r++) {
   // Alternate which goes first, so a machine getting slower or faster does not favour one.
-  for (const mode of r % 2 === 0 ? (['FULL', 'NORMAL'] as const) : (['NORMAL', 'FULL'] as const)) results[mode].push(measure(mode));
+  for (const mode of r % 2 === 0 ? (['FULL', 'NORMAL'] as const) : (['NORMAL', 'FULL'] as const)) results[mode].push(await measure(mode));
 }
 const row = (label: string, key: 'single' | 'batch') => {
   const full = median(results.FULL.map((x) => x[key]));

@@ -187,7 +187,7 @@ describe('store failures are classified, whatever the engine says', () => {
     try {
       let caught: unknown;
       try {
-        store.createAccount({ login: 'x', passwordHash: 'x', role: 'user', createdAt: 0 });
+        await store.createAccount({ login: 'x', passwordHash: 'x', role: 'user', createdAt: 0 });
       } catch (e) {
         caught = e;
       }
@@ -198,7 +198,7 @@ describe('store failures are classified, whatever the engine says', () => {
       other.exec('ROLLBACK');
       other.close();
     }
-    expect(store.countAccounts()).toBe(0);
-    store.close();
+    expect(await store.countAccounts()).toBe(0);
+    await store.close();
   });
 });

@@ -113,15 +113,15 @@ function auditType(store: Store, ctx: MethodContext): StandardType<never, Condit
     permissions: { get: READ_PERMISSION, query: READ_PERMISSION, create: 'none', update: 'none', destroy: 'none' },
     properties: PROPERTIES,
     serverSet: PROPERTIES,
-    state: (accountId) => String(store.maxAuditId({ accountId: scopeOf(accountId) })),
+    state: async (accountId) => String(await store.maxAuditId({ accountId: scopeOf(accountId) })),
     count: (accountId) => store.countAudit({ accountId: scopeOf(accountId) }),
-    read(accountId, ids) {
+    async read(accountId, ids) {
       const scope = { accountId: scopeOf(accountId) };
       // Without ids: the newest maxObjectsInGet events (standardGet refuses a larger trail before asking).
-      const nums = ids === null ? store.queryAudit(scope, false, 0, ctx.limits.maxObjectsInGet)
+      const nums = ids === null ? await store.queryAudit(scope, false, 0, ctx.limits.maxObjectsInGet)
         : ids.map(decodeId).filter((n): n is number => n !== undefined);
       // In the order asked for (a /query result's order, when /get follows /query).
-      const rows = new Map(store.auditByIds(scope, nums).map((r) => [r.id, r]));
+      const rows = new Map((await store.auditByIds(scope, nums)).map((r) => [r.id, r]));
       return nums.flatMap((n) => { const r = rows.get(n); return r ? [auditToWire(r)] : []; });
     },
     patchable: (record) => record,
@@ -129,16 +129,16 @@ function auditType(store: Store, ctx: MethodContext): StandardType<never, Condit
     create: notWritable,
     update: notWritable,
     destroy: notWritable,
-    changesSince: () => undefined,
+    changesSince: () => Promise.resolve(undefined),
     parseCondition: parseAuditCondition,
     sortable: (property) => property === 'at' || property === 'id',
     queryCount: (accountId, filter) => store.countAudit(filterOf(accountId, filter)),
-    queryIndexOf(accountId, filter, sort, wireId) {
+    async queryIndexOf(accountId, filter, sort, wireId) {
       const n = decodeId(wireId);
       return n === undefined ? undefined : store.auditIndexOf(filterOf(accountId, filter), ascending(sort), n);
     },
-    queryPage: (accountId, filter, sort, offset, limit) =>
-      store.queryAudit(filterOf(accountId, filter), ascending(sort), offset, limit).map(encodeId),
+    queryPage: async (accountId, filter, sort, offset, limit) =>
+      (await store.queryAudit(filterOf(accountId, filter), ascending(sort), offset, limit)).map(encodeId),
   };
 }
 
@@ -147,5 +147,5 @@ export function registerAuditMethods(server: JmapServer, store: Store): void {
   server.addCapability(AUDIT_CAPABILITY);
   server.register(`${AUDIT_TYPE_NAME}/get`, { capability: AUDIT_CAPABILITY, handler: (args, ctx) => standardGet(auditType(store, ctx), args, ctx) });
   // No /changes or /queryChanges: the trail only grows, and a client reads the events after the newest it holds.
-  server.register(`${AUDIT_TYPE_NAME}/query`, { capability: AUDIT_CAPABILITY, handler: (args, ctx) => ({ ...standardQuery(auditType(store, ctx), args, ctx), canCalculateChanges: false }) });
+  server.register(`${AUDIT_TYPE_NAME}/query`, { capability: AUDIT_CAPABILITY, handler: async (args, ctx) => ({ ...await standardQuery(auditType(store, ctx), args, ctx), canCalculateChanges: false }) });
 }

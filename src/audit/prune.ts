@@ -28,7 +28,7 @@ export class AuditPruner {
     try {
       const before = now - this.retentionDays * 86_400;
       for (;;) {
-        const n = this.store.pruneAudit(before, BATCH);
+        const n = await this.store.pruneAudit(before, BATCH);
         total += n;
         if (n < BATCH || this.stopped) break;
         await new Promise((r) => setImmediate(r)); // let waiting requests run

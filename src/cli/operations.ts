@@ -35,17 +35,17 @@ export async function auditList(env: NodeJS.ProcessEnv, flags: AuditFlags, out: 
   if (bad !== undefined) throw new UsageError(`--type ${bad}: one of ${AUDIT_TYPES.join(', ')}`);
   const credentialId = flags.credential === undefined ? undefined : decodeId(flags.credential);
   if (flags.credential !== undefined && credentialId === undefined) throw new UsageError(`--credential ${flags.credential}: not a record id`);
-  await withStore(env, flags, true, (store) => {
-    const logins = new Map(store.listAccounts().map((a) => [a.id, a.login]));
+  await withStore(env, flags, true, async (store) => {
+    const logins = new Map((await store.listAccounts()).map((a) => [a.id, a.login]));
     let accountId: number | null = null;
     if (flags.login !== undefined) {
-      const account = store.accountByLogin(flags.login);
+      const account = await store.accountByLogin(flags.login);
       if (!account) throw new CliError(`no account "${flags.login}"`, EXIT.failed);
       accountId = account.id;
     }
     const filter: AuditFilter = { accountId, credentialId, after: date('--since', flags.since), before: date('--until', flags.until) };
     if (types) filter.types = types as AuditType[];
-    const rows = store.auditByIds(filter, store.queryAudit(filter, false, 0, limit)); // oldest first
+    const rows = await store.auditByIds(filter, await store.queryAudit(filter, false, 0, limit)); // oldest first
     if (flags.json) {
       out.out(json(rows.map(auditToWire)));
       return;
@@ -74,8 +74,8 @@ export async function auditList(env: NodeJS.ProcessEnv, flags: AuditFlags, out: 
 export async function backup(env: NodeJS.ProcessEnv, flags: LocalFlags & { out: string }, out: Output): Promise<void> {
   const file = resolve(flags.out);
   if (existsSync(file)) throw new CliError(`${file} exists already; choose a new file`, EXIT.failed);
-  await withStore(env, flags, true, (store, config) => {
-    store.backup(file);
+  await withStore(env, flags, true, async (store, config) => {
+    await store.backup(file);
     out.out(`Backed up ${config.dbFile} to ${file} (${statSync(file).size} bytes)`);
     const secret = config.secretHex ? 'JMAP_KEYS_SECRET' : join(config.dataDir, 'server-secret');
     out.err(`Keep the server secret (${secret}) with this backup: without it no stored key or app password works.`);

@@ -81,10 +81,10 @@ export function onError(services: Services) {
 export function opsRoutes(services: Services): Hono {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', (c) => {
+  app.get('/readyz', async (c) => {
     if (services.draining) return c.json({ status: 'draining' }, 503);
     try {
-      if (services.store.countAccounts() === 0) return c.json({ status: 'not bootstrapped' }, 503);
+      if (await services.store.countAccounts() === 0) return c.json({ status: 'not bootstrapped' }, 503);
     } catch (err) {
       services.log.warn(errorFields(err), 'readiness check: the store does not answer');
       return c.json({ status: 'store unavailable' }, 503);

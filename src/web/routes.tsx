@@ -5,6 +5,9 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { raw } from 'hono/html';
 import QRCode from 'qrcode';
 import { apiUsable, type AppEnv } from '../http/auth-middleware.js';
+import { audit, type Actor, type AuditInput } from '../audit/record.js';
+import { StoreUnavailableError } from '../db/errors.js';
+import { errorFields } from '../log.js';
 import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
 import { noteAuth } from '../http/request-context.js';
@@ -93,6 +96,20 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     setCookie(c, SESSION_COOKIE, issued.token, { path: '/', httpOnly: true, sameSite: 'Strict', secure: secure() });
   };
 
+  /**
+   * Audit of a sign-in or sign-out. Sign-out must work even when the database cannot take the event: it then goes
+   * to the log instead (warn), where it is not lost.
+   */
+  const auditSession = async (event: AuditInput, actor?: Actor) => {
+    try {
+      await audit(services.store, event, actor);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      services.metrics.storeErrors.inc({ reason: err.reason });
+      services.log.warn({ ...errorFields(err), audit: { type: event.type, accountId: event.accountId } }, 'audit event not stored: store unavailable');
+    }
+  };
+
   const sessionOf = (c: Context) => cookieSession(services, c);
 
   const signIn = (c: Context, props: Omit<SignInProps, 'loginCsrf'>, status: 200 | 400 | 401 | 403 | 429 = 200) => {
@@ -148,7 +165,9 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     if (login.length > 200 || password.length > 1000 || login.includes(':')) return fail(401, 'Wrong login or password.');
     // Through the Authenticator's front door, so failed sign-ins count towards the same per-address throttle.
     const basic = `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
-    const result = await services.authenticator.authenticate(basic, clientIp(c, services.config.trustedProxies), apiUsable);
+    const ip = clientIp(c, services.config.trustedProxies);
+    const result = await services.authenticator.authenticate(basic, ip, apiUsable);
+    noteAuth(result, ip);
     if (!result.ok) {
       if (result.status === 429) {
         c.header('Retry-After', String(result.retryAfter ?? 60));
@@ -159,7 +178,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     // App passwords are for mail apps: the web page wants the account password.
     if (result.principal.credential !== null) return fail(401, 'Sign in with your account password, not an app password.');
     const issued = await sessions.issue(result.principal.account);
-    auditSession({ type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } });
+    await auditSession({ type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } });
     setSessionCookie(c, issued);
     deleteCookie(c, LOGIN_COOKIE, { path: '/web/', secure: secure() });
     if (json) return c.json({ login: result.principal.account.login, csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });
@@ -175,6 +194,8 @@ export function webRoutes(services: Services): Hono<AppEnv> {
       // The sign-out button is a plain form: its token comes in the body.
       if (!csrfMatches(c, session, mediaType(c) === FORM ? body : undefined)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
       await sessions.revoke(session);
+      await auditSession({ type: 'web.signOut', accountId: session.account.id, details: { login: session.account.login } },
+        { accountId: session.account.id, credentialId: null, clientAddress: clientIp(c, services.config.trustedProxies) ?? null, via: 'web' });
     }
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure() });
     return c.redirect('/web/?signedout', 303);
