@@ -98,6 +98,7 @@ function envFor(tree: Tree, file: string): Record<string, string> {
     JMAP_KEYS_REST_READS_PER_WINDOW: '1000000',
     JMAP_KEYS_REST_WRITES_PER_WINDOW: '1000000',
     JMAP_KEYS_AUTH_MAX_FAILURES: '1000000',
+    JMAP_KEYS_MAX_CONCURRENT_REQUESTS: '1000',
   });
   return { ...env, ...settings, ...optional };
 }
