@@ -69,7 +69,7 @@ function materialise(label: Tree['label'], ref: string, dir: string): Tree {
 function build(tree: Tree, log: (m: string) => void): string | undefined {
   log(`[seam] compiling ${tree.label} (${tree.commit.slice(0, 7)})…`);
   const r = spawnSync(process.execPath, ['bin/build.js'], { cwd: tree.dir, encoding: 'utf8' });
-  return r.status === 0 ? undefined : `${r.stdout}${r.stderr}`.trim().split('\n').slice(0, 3).join(' ')
+  return r.status === 0 ? undefined : (`${r.stdout}${r.stderr}`.trim().split('\n')[0] ?? '').slice(0, 160);
 }
 
 /**
