@@ -31,8 +31,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(args: string[], env: NodeJS.ProcessEnv, url: string, onStdout?: (line: string) => void): Child {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(args: string[], env: NodeJS.ProcessEnv, url: string, onStdout?: (line: string) => void, cwd = ROOT): Child {
+  const proc = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (proc.pid === undefined) throw new Error(`could not spawn ${args.join(' ')}`);
   let tail = '';
   proc.stderr?.setEncoding('utf8').on('data', (s: string) => { tail = (tail + s).slice(-4000); });
@@ -66,14 +66,15 @@ function launch(args: string[], env: NodeJS.ProcessEnv, url: string, onStdout?: 
 /**
  * Starts `node bin/server.js` (what `npm start` runs: the compiled build when dist/ is up to date, see
  * bin/launch.js) and resolves once `GET /healthz` answers 200. `startupMs` is spawn → first successful /healthz.
+ * `root` is the source tree to run (another commit's, for bench/seam.ts); this repository by default.
  */
-export async function startServerChild(env: Record<string, string>, nodeArgs: string[] = []): Promise<Child & { startupMs: number }> {
+export async function startServerChild(env: Record<string, string>, nodeArgs: string[] = [], root = ROOT): Promise<Child & { startupMs: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const t0 = performance.now();
   const child = launch([...nodeArgs, 'bin/server.js'], {
     ...process.env, ...env, JMAP_KEYS_HOST: '127.0.0.1', JMAP_KEYS_PORT: String(port),
-  }, url);
+  }, url, undefined, root);
   let exited = false;
   child.proc.once('exit', () => { exited = true; });
   for (;;) {

@@ -28,9 +28,9 @@ import { encodeId } from '../src/util/ids.js';
 export const BENCH_SECRET = '6a6d61702d6b6579732062656e6368206d61726b207365637265742030303031';
 export const BENCH_ADMIN_PASSWORD = 'bench-admin-password';
 
-const DAY = 86_400;
-const REAL_API_KEYS = 8;
-const APP_PASSWORDS = 20;
+export const DAY = 86_400;
+export const REAL_API_KEYS = 8;
+export const APP_PASSWORDS = 20;
 const BATCH = 50_000;
 
 export interface DatasetOptions {
@@ -62,7 +62,7 @@ export interface Dataset {
 }
 
 /** 9 bytes → the 12 base64url characters of a locator; filler locators are [0xfe, 0xb0, id (7 bytes)]. */
-function fillerLocator(id: number): string {
+export function fillerLocator(id: number): string {
   const b = Buffer.alloc(9);
   b[0] = 0xfe;
   b[1] = 0xb0;
@@ -72,7 +72,7 @@ function fillerLocator(id: number): string {
 }
 
 /** A well-spread fraction in [0, 1) from a row number (32-bit multiplicative hash). */
-const spread = (i: number) => (Math.imul(i, 0x9e3779b1) >>> 0) / 2 ** 32;
+export const spread = (i: number) => (Math.imul(i, 0x9e3779b1) >>> 0) / 2 ** 32;
 
 export async function generateDataset(opts: DatasetOptions): Promise<Dataset> {
   const started = performance.now();
@@ -171,14 +171,18 @@ export async function generateDataset(opts: DatasetOptions): Promise<Dataset> {
   const ms = performance.now() - started;
   log(`  rows ${Math.round(loaded - started)} ms, indexes ${Math.round(performance.now() - loaded)} ms`);
 
-  const sampleIds: string[] = [];
-  const samples = Math.min(16, n);
-  for (let k = 0; k < samples; k++) sampleIds.push(encodeId(1 + Math.floor(((k + 0.25) * n) / samples)));
-
   return {
     file: opts.file, keys: n, adminLogin: 'admin', adminPassword: BENCH_ADMIN_PASSWORD,
-    apiTokens, sampleIds, appPasswordTokens, internalToken, expiresFrom, expiresTo, rows: n + APP_PASSWORDS, ms,
+    apiTokens, sampleIds: sampleIds(n), appPasswordTokens, internalToken, expiresFrom, expiresTo, rows: n + APP_PASSWORDS, ms,
   };
+}
+
+/** JMAP ids of 16 keys spread across the id range 1..n, for /get. */
+export function sampleIds(n: number): string[] {
+  const out: string[] = [];
+  const samples = Math.min(16, n);
+  for (let k = 0; k < samples; k++) out.push(encodeId(1 + Math.floor(((k + 0.25) * n) / samples)));
+  return out;
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;

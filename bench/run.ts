@@ -18,6 +18,8 @@ import { loadConfig } from '../src/config.js';
 import { BASELINES, type BaselineKind } from './baselines.js';
 import { BENCH_SECRET, generateDataset, type Dataset } from './dataset.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
+import { PG_DEFAULTS, runPgBench, type PgBenchReport } from './pg.js';
+import { postgresBinDir } from '../test/helpers/postgres.js';
 
 export type Target = BaselineKind | 'server';
 
@@ -33,6 +35,13 @@ export interface BenchOptions {
   startups: number;
   /** Only scenarios whose name contains one of these (case-insensitive). */
   only?: string[];
+  /**
+   * The PostgreSQL path (bench/pg.ts) after the SQLite sizes: keys in its dataset and revocation trials; left out
+   * when undefined (the smoke run) or when PostgreSQL is not installed.
+   */
+  pg?: { keys: number; trials: number };
+  /** Only the PostgreSQL path (it measures SQLite on a dataset of its size beside it). */
+  pgOnly?: boolean;
   /** Write a V8 CPU profile of the server child into this folder (`node --cpu-prof`). */
   cpuProfDir?: string;
   /** Progress messages (stderr by default). */
@@ -88,11 +97,16 @@ export interface BenchReport {
   serverCode: 'compiled' | 'tsx';
   sizes: SizeResult[];
   baselineRssBytes: Partial<Record<BaselineKind, number>>;
+  pg?: PgBenchReport;
+  /** Why the PostgreSQL path was not measured although asked for. */
+  pgSkipped?: string;
   markdown: string;
 }
 
 export const SMOKE: Omit<BenchOptions, 'log'> = { sizes: [200], duration: 1, connections: 4, runs: 1, warmup: 0, startups: 1 };
-export const DEFAULTS: Omit<BenchOptions, 'log'> = { sizes: [10_000, 1_000_000], duration: 5, connections: 10, runs: 2, warmup: 1, startups: 3 };
+export const DEFAULTS: Omit<BenchOptions, 'log'> = {
+  sizes: [10_000, 1_000_000], duration: 5, connections: 10, runs: 2, warmup: 1, startups: 3, pg: { keys: PG_DEFAULTS.keys, trials: PG_DEFAULTS.trials },
+};
 
 /**
  * Server settings for the benchmark: the defaults, except the fixed secret, quotas that fit the dataset and REST
@@ -184,11 +198,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   if (serverCode === 'tsx') log('dist/ is missing or older than src/: the server runs through tsx (npm run bench builds first)');
   const scenarios = SCENARIOS.filter((s) => !opts.only?.length || opts.only.some((o) => s.name.toLowerCase().includes(o.toLowerCase())));
   const baselines = {} as Record<BaselineKind, Child>;
-  for (const kind of BASELINES) baselines[kind] = await startBaselineChild(kind);
+  if (!opts.pgOnly) for (const kind of BASELINES) baselines[kind] = await startBaselineChild(kind);
   const sizes: SizeResult[] = [];
   const baselineRssBytes: Partial<Record<BaselineKind, number>> = {};
   try {
-    for (const size of opts.sizes) {
+    for (const size of opts.pgOnly ? [] : opts.sizes) {
       const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-bench-'));
       let server: (Child & { startupMs: number }) | undefined;
       try {
@@ -242,13 +256,22 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       }
     }
   } finally {
-    for (const kind of BASELINES) {
+    for (const kind of opts.pgOnly ? [] : BASELINES) {
       const rss = peakRss(baselines[kind].pid);
       if (rss !== undefined) baselineRssBytes[kind] = rss;
       await baselines[kind].stop();
     }
   }
-  const report: BenchReport = { options: opts, serverCode, sizes, baselineRssBytes, markdown: '' };
+  let pg: PgBenchReport | undefined;
+  let pgSkipped: string | undefined;
+  if (opts.pg && !postgresBinDir()) {
+    pgSkipped = 'PostgreSQL is not installed (apt-get install postgresql)';
+    log(`[pg] skipped: ${pgSkipped}`);
+  } else if (opts.pg) {
+    pg = await runPgBench({ ...opts.pg, duration: opts.duration, connections: opts.connections, runs: opts.runs, warmup: opts.warmup,
+      ...(opts.only ? { only: opts.only } : {}), log });
+  }
+  const report: BenchReport = { options: opts, serverCode, sizes, baselineRssBytes, ...(pg ? { pg } : {}), ...(pgSkipped ? { pgSkipped } : {}), markdown: '' };
   report.markdown = renderMarkdown(report);
   return report;
 }
@@ -288,6 +311,7 @@ function medianRatio(s: ScenarioResult, base: BaselineKind): number {
 export function renderMarkdown(report: BenchReport): string {
   const o = report.options;
   const lines: string[] = [];
+  if (o.pgOnly) return report.pg ? report.pg.markdown : `PostgreSQL not measured: ${report.pgSkipped ?? '?'}.`;
   lines.push(`Settings: ${o.connections} connections, ${o.duration} s per measurement, ${o.runs} run(s), ${o.warmup} s warm-up; load generator (autocannon) in the bench process, each server in its own process; the server runs ${report.serverCode === 'compiled' ? 'the compiled build (dist/)' : 'the sources through tsx'}.`);
   lines.push('');
   lines.push('| scenario | keys | run | req/s | p50 ms | p99 ms | raw node:http req/s | × raw | bare Hono req/s | × Hono | Hono, Node body req/s | × Hono/Node | CPU µs/req server / raw / Hono / Hono-Node | notes |');
@@ -324,6 +348,10 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(`- Baselines peak RSS: raw node:http ${fmtMb(report.baselineRssBytes.raw)}, bare Hono ${fmtMb(report.baselineRssBytes.hono)}, Hono with the Node body ${fmtMb(report.baselineRssBytes['hono-node'])}.`);
   lines.push('');
   lines.push(...renderTargets(report));
+  if (report.pg || report.pgSkipped) {
+    lines.push('', '### PostgreSQL', '');
+    lines.push(report.pg ? report.pg.markdown : `Not measured: ${report.pgSkipped}.`);
+  }
   return lines.join('\n');
 }
 
@@ -387,13 +415,18 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
+      'pg-keys': { type: 'string' },
+      'pg-trials': { type: 'string' },
+      'no-pg': { type: 'boolean', default: false },
+      'pg-only': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     console.log(`usage: npm run bench -- [--sizes 10k,1M] [--duration 5] [--connections 10] [--runs 2] [--warmup 1]
-                       [--startups 3] [--only echo,query] [--cpu-prof DIR] [--smoke] [--list]`);
+                       [--startups 3] [--only echo,query] [--cpu-prof DIR] [--smoke] [--list]
+                       [--pg-keys 100k] [--pg-trials 20] [--no-pg] [--pg-only]`);
     return;
   }
   if (values.list) {
@@ -412,10 +445,16 @@ async function main(): Promise<void> {
     ...(values.only ? { only: values.only.split(',') } : {}),
     ...(values['cpu-prof'] ? { cpuProfDir: values['cpu-prof'] } : {}),
   };
+  const pgKeys = values['pg-keys'] ?? (values['pg-only'] && !base.pg ? String(PG_DEFAULTS.keys) : undefined);
+  if (values['no-pg']) delete opts.pg;
+  else if (pgKeys !== undefined || values['pg-trials'] !== undefined || values['pg-only']) {
+    opts.pg = { keys: pgKeys ? (parseSizes(pgKeys)[0] as number) : (base.pg?.keys ?? PG_DEFAULTS.keys), trials: num(values['pg-trials'], base.pg?.trials ?? PG_DEFAULTS.trials) };
+  } else if (base.pg) opts.pg = base.pg;
+  if (values['pg-only']) opts.pgOnly = true;
   const report = await runBench(opts);
   console.log(report.markdown);
   const failed = report.sizes.flatMap((s) => s.scenarios).filter((s) => s.status === 'failed');
-  if (failed.length > 0) process.exitCode = 1;
+  if (failed.length > 0 || report.pg?.scenarios.some((s) => s.status === 'failed')) process.exitCode = 1;
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
