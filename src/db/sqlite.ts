@@ -87,17 +87,31 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Stor
       try {
         makePrivateDir(dirname(resolve(file)));
         // Created 0600 before SQLite opens it; SQLite gives -wal and -shm the database file's mode.
-        closeSync(openSync(file, 'a', 0o600));
+        if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
         chmodSync(file, 0o600);
       } catch (err) {
+        const code = err instanceof Error && 'code' in err ? err.code : undefined;
         const detail = err instanceof Error ? err.message : String(err);
-        throw new StoreUnavailableError('cantopen', `cannot create the database ${resolve(file)}: ${detail}`, { cause: err });
+        // Not ours to change (another user's file or folder): SQLite says below whether it can be used at all.
+        if (code === 'EPERM' && existsSync(file)) {
+          // fall through
+        } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+          throw new StoreUnavailableError('readonly', `database ${resolve(file)}: ${FAILURE_WORDS.readonly} (${detail})`, { cause: err });
+        } else {
+          throw new StoreUnavailableError('cantopen', `cannot create the database ${resolve(file)}: ${detail}`, { cause: err });
+        }
       }
     }
     client = new Database(file);
     client.pragma('journal_mode = WAL');
     if (file !== ':memory:') {
-      for (const extra of ['-wal', '-shm']) if (existsSync(file + extra)) chmodSync(file + extra, 0o600);
+      for (const extra of ['-wal', '-shm']) {
+        try {
+          if (existsSync(file + extra)) chmodSync(file + extra, 0o600);
+        } catch {
+          // another user's file: not ours to change
+        }
+      }
     }
     client.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     client.pragma('foreign_keys = ON');

@@ -21,9 +21,9 @@ export class Metrics {
     const registry = this.registry;
     new Gauge({
       name: 'jmap_keys_credentials', help: 'Stored credentials by kind', labelNames: ['kind'], registers: [registry],
-      collect() {
+      async collect() {
         try {
-          const totals = store.credentialTotals();
+          const totals = await store.credentialTotals();
           for (const [kind, n] of Object.entries(totals)) this.set({ kind }, n);
         } catch {
           // An unavailable store shows as missing samples and in jmap_keys_store_errors_total, not as a failed scrape.
