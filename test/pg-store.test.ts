@@ -8,7 +8,8 @@ import { openPgStore, type PgStore } from '../src/db/pg.js';
 import { openSqliteStore } from '../src/db/sqlite.js';
 import {
   OVER_QUOTA, StoreUnavailableError,
-  type ChangeRow, type CredentialFilter, type CredentialKind, type CredentialSort, type NewCredential, type Store,
+  type AuditType, type ChangeRow, type CredentialFilter, type CredentialKind, type CredentialSort, type NewAuditEvent, type NewCredential,
+  type Store,
 } from '../src/db/store.js';
 import { createDatabase, postgresBinDir, startPostgres, type TestPostgres } from './helpers/postgres.js';
 
@@ -23,6 +24,13 @@ function credential(accountId: number, kind: CredentialKind = 'apiKey', extra: P
     accountId, kind, description: 'key', locator: randomBytes(9).toString('base64url'), secretHash: randomBytes(32),
     createdAt: 1_800_000_000, expiresAt: null, permissionsMode: 'Inherit', permissions: [], allowedIps: [], scopes: null,
     platform: null, deviceId: null, ...extra,
+  };
+}
+
+function auditEvent(at: number, type: AuditType, accountId: number | null, credentialId: number | null = null, details: Record<string, unknown> = {}): NewAuditEvent {
+  return {
+    at, type, accountId, credentialId, credentialKind: credentialId === null ? null : 'apiKey', actorAccountId: accountId,
+    actorCredentialId: null, clientAddress: '203.0.113.7', via: 'jmap', details,
   };
 }
 
@@ -74,7 +82,7 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
     expect(await s!.createAccount({ login: 'alice', passwordHash: 'y', role: 'admin', createdAt: 1 })).toBeUndefined();
     expect((await s!.accountByLogin('alice'))?.id).toBe(id);
     expect(await s!.setAccountPassword(id, 'new-hash')).toBe(true);
-    expect(await s!.accountById(id)).toEqual({ id, login: 'alice', passwordHash: 'new-hash', role: 'user', createdAt: 1_800_000_000 });
+    expect(await s!.accountById(id)).toEqual({ id, login: 'alice', passwordHash: 'new-hash', role: 'user', createdAt: 1_800_000_000, email: null });
     expect(await s!.countAccounts()).toBe(1);
 
     const input = credential(id, 'appPassword', { description: 'phone', expiresAt: 1_900_000_000, permissionsMode: 'Replace', permissions: ['a', 'b'], allowedIps: ['10.0.0.0/8'], scopes: ['smtp'], platform: 'ios', deviceId: 'd1' });
@@ -412,6 +420,171 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
     expect(await stores[1]!.pruneCounters(opened + 1000)).toBe(0);
   });
 
+  it('keeps the audit trail: in the transaction of the change, filtered, ordered both ways, pruned oldest first; no notification', async () => {
+    const url = await createDatabase(adminUrl);
+    const [writer] = await nodes(1, undefined, url);
+    const acc = await account(writer!);
+    const other = await account(writer!);
+    const row = await writer!.insertCredential(credential(acc), 10);
+    if (row === OVER_QUOTA) throw new Error('over quota');
+    const t = 1_800_000_000;
+    const all = { accountId: null };
+
+    // Rolled back with the change it describes.
+    await expect(writer!.transaction(async (tx) => {
+      await tx.deleteCredential(acc, 'apiKey', row.id);
+      await tx.appendAudit(auditEvent(t, 'credential.destroyed', acc, row.id));
+      throw new Error('client gave up');
+    })).rejects.toThrow('client gave up');
+    expect(await writer!.countAudit(all)).toBe(0);
+    expect(await writer!.maxAuditId(all)).toBe(0);
+    expect(await writer!.countCredentials(acc, 'apiKey')).toBe(1);
+
+    // Nodes that start listening after those writes: any later move of their versions comes from what follows.
+    const [a, b] = await nodes(2, undefined, url);
+    const versions = [a!.version(), b!.version()];
+    const events = [
+      auditEvent(t, 'credential.created', acc, row.id, { description: 'phone', nul: '\u0000', nested: { ips: ['10.0.0.0/8'] } }),
+      auditEvent(t + 10, 'credential.updated', acc, row.id),
+      auditEvent(t + 20, 'web.signIn', other),
+      auditEvent(t + 30, 'credential.destroyed', acc, row.id),
+      auditEvent(t + 40, 'account.passwordChanged', other),
+    ];
+    await a!.appendAudit(events[0]!);
+    await b!.transaction(async (tx) => {
+      await tx.appendAudit(events[1]!);
+      await tx.appendAudit(events[2]!);
+    });
+    // Not credential changes: no node's caches are dropped for them.
+    await sleep(100);
+    expect([a!.version(), b!.version()]).toEqual(versions);
+    // Committed with the change it describes.
+    await a!.transaction(async (tx) => {
+      expect(await tx.deleteCredential(acc, 'apiKey', row.id)).toBe(true);
+      await tx.appendAudit(events[3]!);
+    });
+    await b!.appendAudit(events[4]!);
+
+    const ids = await b!.queryAudit(all, true, 0, 100);
+    expect(ids).toHaveLength(5);
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+    const [i1, i2, i3, i4, i5] = ids as [number, number, number, number, number];
+    expect(await a!.auditByIds(all, [i5, i1, i3, i2, i4, 999_999])).toEqual(events.map((e, i) => ({ ...e, id: ids[i] })));
+    expect(await a!.auditByIds(all, [])).toEqual([]);
+    expect(await a!.queryAudit(all, false, 0, 100)).toEqual([i5, i4, i3, i2, i1]);
+    expect(await a!.queryAudit(all, false, 1, 2)).toEqual([i4, i3]);
+    expect(await a!.queryAudit(all, true, 3, 10)).toEqual([i4, i5]);
+
+    // Filters: account, credential, types, time (inclusive lower, exclusive upper), all together.
+    const mine = { accountId: acc };
+    expect(await a!.countAudit(mine)).toBe(3);
+    expect(await a!.queryAudit(mine, false, 0, 10)).toEqual([i4, i2, i1]);
+    expect(await a!.auditByIds(mine, [i3, i4])).toEqual([{ ...events[3], id: i4 }]);
+    expect(await a!.queryAudit({ accountId: null, credentialId: row.id }, true, 0, 10)).toEqual([i1, i2, i4]);
+    expect(await a!.queryAudit({ accountId: null, credentialId: row.id + 1 }, true, 0, 10)).toEqual([]);
+    expect(await a!.queryAudit({ accountId: null, types: ['web.signIn', 'account.passwordChanged'] }, true, 0, 10)).toEqual([i3, i5]);
+    expect(await a!.countAudit({ accountId: null, types: [] })).toBe(0);
+    expect(await a!.queryAudit({ accountId: null, after: t + 10, before: t + 30 }, true, 0, 10)).toEqual([i2, i3]);
+    expect(await a!.countAudit({ accountId: acc, credentialId: row.id, types: ['credential.updated', 'credential.destroyed'], after: t + 5, before: t + 31 })).toBe(2);
+
+    // Positions, both ways, and only within the filter.
+    expect(await b!.auditIndexOf(all, true, i2)).toBe(1);
+    expect(await b!.auditIndexOf(all, false, i2)).toBe(3);
+    expect(await b!.auditIndexOf(mine, true, i4)).toBe(2);
+    expect(await b!.auditIndexOf(mine, false, i4)).toBe(0);
+    expect(await b!.auditIndexOf(mine, true, i3)).toBeUndefined();
+    expect(await b!.auditIndexOf(all, true, 999_999)).toBeUndefined();
+
+    // The newest matching id: the audit state.
+    expect(await b!.maxAuditId(all)).toBe(i5);
+    expect(await b!.maxAuditId(mine)).toBe(i4);
+    expect(await b!.maxAuditId({ accountId: other, types: ['web.signIn'] })).toBe(i3);
+    expect(await b!.maxAuditId({ accountId: 999_999 })).toBe(0);
+
+    // Pruning: at most `max` events older than `before`, oldest first.
+    expect(await a!.pruneAudit(t + 25, 2)).toBe(2);
+    expect(await b!.queryAudit(all, true, 0, 10)).toEqual([i3, i4, i5]);
+    expect(await a!.pruneAudit(t + 25, 10)).toBe(1);
+    expect(await a!.pruneAudit(t + 25, 10)).toBe(0);
+    expect(await b!.queryAudit(all, true, 0, 10)).toEqual([i4, i5]);
+  });
+
+  it('numbers audit events in commit order across nodes', async () => {
+    const [a, b] = await nodes(2);
+    const t = 1_800_000_000;
+    let release = () => undefined as void;
+    const gate = new Promise<void>((r) => { release = r; });
+    // A transaction that appends first but commits last...
+    const slow = a!.transaction(async (tx) => {
+      await tx.appendAudit(auditEvent(t, 'credential.created', 1, 1, { which: 'slow' }));
+      await gate;
+    });
+    // ...and one on another node that appends and commits meanwhile.
+    await b!.transaction((tx) => tx.appendAudit(auditEvent(t, 'credential.created', 1, 2, { which: 'fast' })));
+    const seen = await b!.maxAuditId({ accountId: null });
+    release();
+    await slow;
+    // A client that read the trail up to `seen` finds the later commit after it, not before.
+    const after = await a!.queryAudit({ accountId: null }, true, 0, 10);
+    expect(after.indexOf(seen)).toBe(0);
+    expect((await a!.auditByIds({ accountId: null }, after)).map((r) => r.details)).toEqual([{ which: 'fast' }, { which: 'slow' }]);
+  });
+
+  it('keeps named settings: set, read from another node, overwritten; rolled back with a transaction', async () => {
+    const [a, b] = await nodes(2);
+    expect(await b!.getMeta('secret_check')).toBeUndefined();
+    await a!.setMeta('secret_check', 'v1');
+    expect(await b!.getMeta('secret_check')).toBe('v1');
+    await b!.setMeta('secret_check', 'v2');
+    expect(await a!.getMeta('secret_check')).toBe('v2');
+    await expect(a!.transaction(async (tx) => {
+      await tx.setMeta('secret_check', 'v3');
+      await tx.setMeta('other', 'x');
+      expect(await tx.getMeta('secret_check')).toBe('v3');
+      throw new Error('client gave up');
+    })).rejects.toThrow('client gave up');
+    expect(await b!.getMeta('secret_check')).toBe('v2');
+    expect(await b!.getMeta('other')).toBeUndefined();
+  });
+
+  it('totals the credentials of every account by kind, as nodes insert and delete', async () => {
+    const [a, b] = await nodes(2);
+    expect(await a!.credentialTotals()).toEqual({ apiKey: 0, appPassword: 0 });
+    const x = await account(a!);
+    const y = await account(b!);
+    const made = await Promise.all([
+      a!.insertCredential(credential(x, 'apiKey'), 10), a!.insertCredential(credential(x, 'appPassword'), 10),
+      b!.insertCredential(credential(y, 'apiKey'), 10), b!.insertCredential(credential(y, 'apiKey'), 10),
+      b!.insertCredential(credential(x, 'apiKey'), 10),
+    ]);
+    const rows = made.map((r) => { if (r === OVER_QUOTA) throw new Error('over quota'); return r; });
+    expect(await b!.credentialTotals()).toEqual({ apiKey: 4, appPassword: 1 });
+    expect(await b!.deleteCredential(x, 'appPassword', rows[1]!.id)).toBe(true);
+    expect(await a!.deleteCredential(y, 'apiKey', rows[2]!.id)).toBe(true);
+    expect(await a!.credentialTotals()).toEqual({ apiKey: 3, appPassword: 0 });
+    // An account deleted takes its credentials out of the totals.
+    expect(await b!.deleteAccount(x)).toBe(true);
+    expect(await a!.credentialTotals()).toEqual({ apiKey: 1, appPassword: 0 });
+  });
+
+  it('refuses a file backup and names pg_dump', async () => {
+    const [s] = await nodes(1);
+    await expect(s!.backup('/tmp/never-written.db')).rejects.toThrow(/pg_dump "\$JMAP_KEYS_DATABASE_URL" > backup\.sql/);
+  });
+
+  it('throws StoreUnavailableError (readonly) on a server that only accepts reads', async () => {
+    const url = await createDatabase(adminUrl);
+    await nodes(1, undefined, url); // migrated while writable
+    const readOnly = new URL(url);
+    readOnly.searchParams.set('options', '-c default_transaction_read_only=on');
+    const err = await openPgStore(readOnly.toString(), OPTIONS).then(async (s) => {
+      open.push(s);
+      return s.createAccount({ login: 'ro', passwordHash: 'x', role: 'user', createdAt: 1 });
+    }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as StoreUnavailableError).reason).toBe('readonly');
+  });
+
   it('migrates once when several nodes start together', async () => {
     const stores = await nodes(4); // opened at once on a fresh database
     await account(stores[0]!);
@@ -424,7 +597,10 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
     try {
       const id = await account(store);
       await own.stop();
-      await expect(store.accountById(id)).rejects.toBeInstanceOf(StoreUnavailableError);
+      const refused = await store.accountById(id).then(() => undefined, (err: unknown) => err);
+      expect(refused).toBeInstanceOf(StoreUnavailableError);
+      // Refused at connect, or the pool's idle connection found dead.
+      expect((refused as StoreUnavailableError).reason).toMatch(/^(cantopen|io)$/);
       await expect(store.insertCredential(credential(id), 10)).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.transaction((tx) => tx.countAccounts())).rejects.toBeInstanceOf(StoreUnavailableError);
       await until('the listener to notice', () => !store.listener.up);

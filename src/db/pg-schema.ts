@@ -97,3 +97,28 @@ export const oneTimeLinks = pgTable('one_time_links', {
   payload: bytea('payload').notNull(),
   expiresAt: int8('expires_at').notNull(),
 }, (t) => [index('one_time_links_expires').on(t.expiresAt)]);
+
+/** Named settings of the database (e.g. the server secret's check value), as in src/db/schema.ts. */
+export const meta = pgTable('meta', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+});
+
+/**
+ * The audit trail, as in src/db/schema.ts (drizzle/pg/0005_operations.sql): no foreign keys (an event outlives what it
+ * names); `at` is unix seconds. `details` is a JSON object as text, like SQLite's (jsonb would refuse a "\u0000" that
+ * JSON.stringify writes for a NUL, failing the change it describes). Ids follow commit order (see appendAudit in pg.ts).
+ */
+export const auditEvents = pgTable('audit_events', {
+  id: int8('id').primaryKey().generatedAlwaysAsIdentity(),
+  at: int8('at').notNull(),
+  type: text('type').notNull(),
+  accountId: int8('account_id'),
+  credentialId: int8('credential_id'),
+  credentialKind: text('credential_kind'),
+  actorAccountId: int8('actor_account_id'),
+  actorCredentialId: int8('actor_credential_id'),
+  clientAddress: text('client_address'),
+  via: text('via').notNull(),
+  details: text('details').notNull().default('{}'),
+}, (t) => [index('audit_account').on(t.accountId, t.id), index('audit_at').on(t.at)]);

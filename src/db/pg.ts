@@ -1,25 +1,28 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { and, asc, count, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, lt, lte, max, sql, type SQL } from 'drizzle-orm';
 import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { credentialQuery, numbered, POSTGRES_DIALECT } from './credential-query.js';
 import * as schema from './pg-schema.js';
-import { pgErrorIsUnavailable, pgErrorIsRetryable } from './pg-errors.js';
+import { pgErrorIsRetryable, pgFailure } from './pg-errors.js';
 import {
   OVER_QUOTA, StoreUnavailableError,
-  type AccountRow, type ChangeRow, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialRow,
-  type CredentialSort, type NewCredential, type Store, type StoreOps, type WebSessionRow,
+  type AccountRow, type AuditFilter, type AuditRow, type AuditType, type ChangeRow, type CredentialChanges, type CredentialFilter,
+  type CredentialKind, type CredentialRow, type CredentialSort, type NewAuditEvent, type NewCredential, type Store, type StoreFailure,
+  type StoreOps, type WebSessionRow,
 } from './store.js';
 
-const { accounts, credentials, accountStates, changes, webSessions, windowCounters, oneTimeLinks } = schema;
+const { accounts, credentials, accountStates, changes, webSessions, windowCounters, oneTimeLinks, meta, auditEvents } = schema;
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/pg');
 /** The channel every write transaction notifies at commit; each node listens on it to drop its caches. */
 export const CHANGES_CHANNEL = 'jmap_keys_changes';
 /** pg_advisory_lock key pair held while migrating, so nodes starting together migrate one at a time. */
 const MIGRATION_LOCK = [0x6a6d6170, 0x6b657973] as const; // 'jmap', 'keys'
+/** pg_advisory_xact_lock key pair held from an audit insert to its commit (see INSERT_AUDIT). */
+const AUDIT_LOCK = [0x6a6d6170, 0x61756474] as const; // 'jmap', 'audt'
 
 export interface PgStoreOptions {
   /** Connections per node (default 10). */
@@ -97,6 +100,52 @@ const HIT_COUNTER = `INSERT INTO window_counters AS w (key, count, reset_at) VAL
     reset_at = CASE WHEN w.reset_at <= $3::bigint THEN $3::bigint + $2::bigint ELSE w.reset_at END
   RETURNING count, reset_at`;
 
+/**
+ * Audit events, as one statement for any number of them. Identity values are handed out at insert, not at commit:
+ * without the lock, a transaction holding id 10 could commit after one holding id 11, and a client that read the
+ * trail up to 11 would never see 10. Held until commit (taken last in a transaction, see PgStore.transaction, so it
+ * never waits while holding it), the lock makes ids follow commit order on every node.
+ */
+const INSERT_AUDIT = `WITH l AS (SELECT pg_advisory_xact_lock(${AUDIT_LOCK[0]}, ${AUDIT_LOCK[1]}))
+  INSERT INTO audit_events (at, type, account_id, credential_id, credential_kind, actor_account_id, actor_credential_id,
+    client_address, via, details)
+  SELECT e.at, e.type, e.account_id, e.credential_id, e.credential_kind, e.actor_account_id, e.actor_credential_id,
+    e.client_address, e.via, e.details
+  FROM l, unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[],
+    $9::text[], $10::text[]) WITH ORDINALITY AS e(at, type, account_id, credential_id, credential_kind, actor_account_id,
+    actor_credential_id, client_address, via, details, i)
+  ORDER BY e.i`;
+const PRUNE_AUDIT = 'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY id LIMIT $2)';
+/** The credential counts are kept per account in account_states: summed, not counted (no scan of credentials). */
+const CREDENTIAL_TOTALS = 'SELECT kind, sum(n)::bigint AS n FROM account_states GROUP BY kind';
+
+function auditParams(events: readonly NewAuditEvent[]): unknown[] {
+  const column = <T>(pick: (e: NewAuditEvent) => T) => events.map(pick);
+  return [
+    column((e) => e.at), column((e) => e.type), column((e) => e.accountId), column((e) => e.credentialId),
+    column((e) => e.credentialKind), column((e) => e.actorAccountId), column((e) => e.actorCredentialId),
+    column((e) => e.clientAddress), column((e) => e.via), column((e) => JSON.stringify(e.details)),
+  ];
+}
+
+/** The AuditFilter's WHERE: every given field must match, as in the SQLite store. */
+function auditWhere(f: AuditFilter): SQL | undefined {
+  return and(
+    f.accountId === null ? undefined : eq(auditEvents.accountId, f.accountId),
+    f.credentialId === undefined ? undefined : eq(auditEvents.credentialId, f.credentialId),
+    f.types === undefined ? undefined : f.types.length === 0 ? sql`false` : inArray(auditEvents.type, [...f.types]),
+    f.after === undefined ? undefined : gte(auditEvents.at, f.after),
+    f.before === undefined ? undefined : lt(auditEvents.at, f.before),
+  );
+}
+
+function toAudit(r: typeof auditEvents.$inferSelect): AuditRow {
+  return {
+    ...r, type: r.type as AuditType, credentialKind: r.credentialKind as CredentialKind | null,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+  };
+}
+
 const UPDATE_COLUMNS = {
   description: 'description', expiresAt: 'expires_at', permissionsMode: 'permissions_mode', permissions: 'permissions',
   allowedIps: 'allowed_ips', scopes: 'scopes',
@@ -117,6 +166,8 @@ interface Context {
 class PgOps implements StoreOps {
   /** Set by the first write of a transaction: the commit then notifies the other nodes. */
   wrote = false;
+  /** A transaction's audit events, inserted by `flushAudit` just before its commit. */
+  private readonly audit: NewAuditEvent[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -364,6 +415,77 @@ class PgOps implements StoreOps {
     return this.run(async () => (await this.db.delete(oneTimeLinks).where(and(eq(oneTimeLinks.id, id), gt(oneTimeLinks.expiresAt, now)))
       .returning({ payload: oneTimeLinks.payload }))[0]?.payload);
   }
+
+  credentialTotals(): Promise<Record<CredentialKind, number>> {
+    return this.run(async () => {
+      const totals: Record<CredentialKind, number> = { apiKey: 0, appPassword: 0 };
+      for (const r of (await this.q.query<{ kind: CredentialKind; n: string }>(CREDENTIAL_TOTALS)).rows) totals[r.kind] = Number(r.n);
+      return totals;
+    });
+  }
+
+  // Settings and the audit trail: not credential changes, so no notification and version() stays still; on a
+  // transaction's ops they join it.
+
+  getMeta(name: string): Promise<string | undefined> {
+    return this.run(async () => (await this.db.select({ value: meta.value }).from(meta).where(eq(meta.name, name)))[0]?.value);
+  }
+
+  setMeta(name: string, value: string): Promise<void> {
+    return this.run(async () => {
+      await this.db.insert(meta).values({ name, value }).onConflictDoUpdate({ target: meta.name, set: { value } });
+    });
+  }
+
+  appendAudit(event: NewAuditEvent): Promise<void> {
+    // In a transaction: kept until its commit (the audit lock is then the last lock it takes); reads made meanwhile
+    // in the transaction do not see it.
+    if (this.inTransaction) {
+      this.audit.push(event);
+      return Promise.resolve();
+    }
+    return this.run(async () => { await this.q.query(INSERT_AUDIT, auditParams([event])); });
+  }
+
+  /** @internal Inserts the transaction's audit events; PgStore.transaction calls it just before the commit. */
+  flushAudit(): Promise<void> {
+    const events = this.audit.splice(0);
+    if (events.length === 0) return Promise.resolve();
+    return this.run(async () => { await this.q.query(INSERT_AUDIT, auditParams(events)); });
+  }
+
+  auditByIds(filter: AuditFilter, ids: readonly number[]): Promise<AuditRow[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.run(async () => (await this.db.select().from(auditEvents)
+      .where(and(auditWhere(filter), inArray(auditEvents.id, [...ids]))).orderBy(asc(auditEvents.id))).map(toAudit));
+  }
+
+  countAudit(filter: AuditFilter): Promise<number> {
+    return this.run(async () => (await this.db.select({ n: count() }).from(auditEvents).where(auditWhere(filter)))[0]?.n ?? 0);
+  }
+
+  queryAudit(filter: AuditFilter, ascending: boolean, offset: number, limit: number): Promise<number[]> {
+    return this.run(async () => (await this.db.select({ id: auditEvents.id }).from(auditEvents).where(auditWhere(filter))
+      .orderBy(ascending ? asc(auditEvents.id) : desc(auditEvents.id)).limit(limit).offset(offset)).map((r) => r.id));
+  }
+
+  auditIndexOf(filter: AuditFilter, ascending: boolean, id: number): Promise<number | undefined> {
+    return this.run(async () => {
+      const where = auditWhere(filter);
+      const found = await this.db.select({ id: auditEvents.id }).from(auditEvents).where(and(where, eq(auditEvents.id, id)));
+      if (found.length === 0) return undefined;
+      const before = ascending ? lt(auditEvents.id, id) : gt(auditEvents.id, id);
+      return (await this.db.select({ n: count() }).from(auditEvents).where(and(where, before)))[0]?.n ?? 0;
+    });
+  }
+
+  maxAuditId(filter: AuditFilter): Promise<number> {
+    return this.run(async () => (await this.db.select({ id: max(auditEvents.id) }).from(auditEvents).where(auditWhere(filter)))[0]?.id ?? 0);
+  }
+
+  pruneAudit(before: number, limit: number): Promise<number> {
+    return this.run(async () => (await this.q.query(PRUNE_AUDIT, [before, limit])).rowCount ?? 0);
+  }
 }
 
 /**
@@ -372,9 +494,18 @@ class PgOps implements StoreOps {
  */
 function mapError(err: unknown): unknown {
   const driver = err instanceof DrizzleQueryError && err.cause !== undefined ? err.cause : err;
-  if (driver instanceof StoreUnavailableError || !pgErrorIsUnavailable(driver)) return driver;
-  return new StoreUnavailableError(`PostgreSQL unavailable: ${driver instanceof Error ? driver.message : String(driver)}`, { cause: driver });
+  if (driver instanceof StoreUnavailableError) return driver;
+  const reason = pgFailure(driver);
+  if (!reason) return driver;
+  const detail = driver instanceof Error ? driver.message : String(driver);
+  return new StoreUnavailableError(reason, `PostgreSQL unavailable: ${FAILURE_WORDS[reason]} (${detail})`, { cause: driver });
 }
+
+/** The reason in words, for the message. */
+const FAILURE_WORDS: Record<StoreFailure, string> = {
+  busy: 'busy with conflicting work or out of resources', readonly: 'it only accepts reads (a standby?)',
+  full: 'its disk is full', io: 'the connection was lost or the server failed I/O', cantopen: 'cannot connect to the server',
+};
 
 // --- the notification connection ------------------------------------------------------------------------------------
 
@@ -529,6 +660,8 @@ export class PgStore implements Store {
     try {
       await client.query('BEGIN');
       const result = await fn(tx);
+      // The audit events last: their lock is then the last one the transaction takes (INSERT_AUDIT).
+      await tx.flushAudit();
       if (tx.wrote) {
         this.generation++;
         await client.query(NOTIFY);
@@ -598,6 +731,21 @@ export class PgStore implements Store {
   putOneTimeLink(id: string, payload: Buffer, expiresAt: number, now: number) { return this.retrying(() => this.ops.putOneTimeLink(id, payload, expiresAt, now)); }
   peekOneTimeLink(id: string, now: number) { return this.retrying(() => this.ops.peekOneTimeLink(id, now)); }
   takeOneTimeLink(id: string, now: number) { return this.retrying(() => this.ops.takeOneTimeLink(id, now)); }
+  credentialTotals() { return this.retrying(() => this.ops.credentialTotals()); }
+  getMeta(name: string) { return this.retrying(() => this.ops.getMeta(name)); }
+  setMeta(name: string, value: string) { return this.retrying(() => this.ops.setMeta(name, value)); }
+  appendAudit(event: NewAuditEvent) { return this.retrying(() => this.ops.appendAudit(event)); }
+  auditByIds(filter: AuditFilter, ids: readonly number[]) { return this.retrying(() => this.ops.auditByIds(filter, ids)); }
+  countAudit(filter: AuditFilter) { return this.retrying(() => this.ops.countAudit(filter)); }
+  queryAudit(filter: AuditFilter, ascending: boolean, offset: number, limit: number) { return this.retrying(() => this.ops.queryAudit(filter, ascending, offset, limit)); }
+  auditIndexOf(filter: AuditFilter, ascending: boolean, id: number) { return this.retrying(() => this.ops.auditIndexOf(filter, ascending, id)); }
+  maxAuditId(filter: AuditFilter) { return this.retrying(() => this.ops.maxAuditId(filter)); }
+  pruneAudit(before: number, max: number) { return this.retrying(() => this.ops.pruneAudit(before, max)); }
+
+  backup(file: string): Promise<void> {
+    return Promise.reject(new Error(`not written: ${file}: a PostgreSQL database is not a file to copy; back it up with its own `
+      + 'tools, e.g. pg_dump "$JMAP_KEYS_DATABASE_URL" > backup.sql (restore with psql)'));
+  }
 }
 
 /** Applies drizzle/pg's migrations under an advisory lock: nodes starting at once take turns, the first one migrates. */
