@@ -27,7 +27,7 @@ async function auditQuery(auth: string, args: Record<string, unknown> = {}): Pro
 
 beforeAll(async () => {
   s = await startTestServer({ JMAP_KEYS_REST_WRITES_PER_WINDOW: '1000' });
-  env = { JMAP_KEYS_DATA: s.dir };
+  env = { ...s.storeEnv };
   secrets.push(s.adminToken, s.adminPassword);
   // The CLI writes the same database while the server runs.
   const made = await runCli(['account', 'create', 'alice', '--password', 'alice-password'], env);

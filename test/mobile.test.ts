@@ -96,8 +96,8 @@ describe('public addresses (issue 14, point 3)', () => {
     dirs.push(dir);
     const { child, out } = await start({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: port() });
     await stop(child);
-    expect(out).toMatch(/warning: generated links .* name 127\.0\.0\.1, which no other device reaches: set JMAP_KEYS_PUBLIC_URL/);
-    expect(out).toMatch(/warning: mail clients are told to connect to 127\.0\.0\.1: set JMAP_KEYS_MAIL_HOSTNAME/);
+    expect(out).toMatch(/"level":"warn".*generated links .* name 127\.0\.0\.1, which no other device reaches: set JMAP_KEYS_PUBLIC_URL/);
+    expect(out).toMatch(/"level":"warn".*mail clients are told to connect to 127\.0\.0\.1: set JMAP_KEYS_MAIL_HOSTNAME/);
   });
 
   it('JMAP_KEYS_HOST=0.0.0.0 never puts 0.0.0.0 into the session, autoconfig or connection info', async () => {
@@ -113,7 +113,7 @@ describe('public addresses (issue 14, point 3)', () => {
       expect(auto).not.toContain('0.0.0.0');
       const list = await (await fetch(`http://127.0.0.1:${p}/api/smtp-credentials`, { headers: { Authorization: `Bearer ${key}` } })).json();
       expect(JSON.stringify(list.connectionInfo)).not.toContain('0.0.0.0');
-      expect(out).toMatch(/warning: generated links/);
+      expect(out).toMatch(/"level":"warn".*generated links/);
     } finally {
       await stop(child);
     }
@@ -124,6 +124,6 @@ describe('public addresses (issue 14, point 3)', () => {
     dirs.push(dir);
     const { child, out } = await start({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: port(), JMAP_KEYS_PUBLIC_URL: 'https://keys.example.com', JMAP_KEYS_MAIL_HOSTNAME: 'mail.example.com' });
     await stop(child);
-    expect(out).not.toContain('warning');
+    expect(out).not.toContain('"level":"warn"');
   });
 });

@@ -71,7 +71,7 @@ describe('orderText', () => {
     const octet = [{ property: 'description' as const, isAscending: false, caseSensitive: true }];
     expect(orderText(caseless, SQLITE_DIALECT)).toBe('description COLLATE NOCASE ASC, id ASC');
     expect(orderText(octet, SQLITE_DIALECT)).toBe('description DESC, id ASC');
-    expect(orderText(caseless, POSTGRES_DIALECT)).toBe('lower(description) COLLATE "C" ASC, id ASC');
+    expect(orderText(caseless, POSTGRES_DIALECT)).toBe(`translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C" ASC, id ASC`);
     expect(orderText(octet, POSTGRES_DIALECT)).toBe('description COLLATE "C" DESC, id ASC');
   });
 });
