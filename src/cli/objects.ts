@@ -1,11 +1,7 @@
+import { CREDENTIAL_PROPERTIES, propertiesOf, type PropertyContract, type PropertyType } from '../credentials/contract.js';
 import { UsageError } from './errors.js';
 
-/**
- * The object types the remote commands know, one table entry each. Names are matched as stalwart-cli does:
- * case-insensitive, `x:` prefix optional; dashes and underscores are ignored too, so `api-key`, `ApiKey`,
- * `apikey` and `x:ApiKey` all name the same type.
- */
-export type PropertyType = 'id' | 'string' | 'utcDate' | 'object' | 'set';
+export type { PropertyType };
 
 export interface PropertySpec {
   type: PropertyType;
@@ -29,28 +25,24 @@ export interface ObjectSpec {
   listColumns: readonly string[];
 }
 
-const prop = (type: PropertyType, o: Partial<Omit<PropertySpec, 'type'>> = {}): PropertySpec => ({
-  type, nullable: false, readOnly: false, filterable: false, sortable: false, ...o,
-});
+/** The credential contract (src/credentials/contract.ts) as the command line uses it. */
+function credentialProperties(withScopes: boolean): Record<string, PropertySpec> {
+  const out: Record<string, PropertySpec> = {};
+  for (const name of propertiesOf(withScopes)) {
+    const p = CREDENTIAL_PROPERTIES[name] as PropertyContract;
+    out[name] = { type: p.type, nullable: p.nullable, readOnly: p.serverSet, filterable: p.filterable, sortable: p.sortable };
+  }
+  return out;
+}
 
-const CREDENTIAL_PROPERTIES: Record<string, PropertySpec> = {
-  id: prop('id', { readOnly: true, sortable: true }),
-  description: prop('string', { sortable: true }),
-  secret: prop('string', { readOnly: true }),
-  createdAt: prop('utcDate', { readOnly: true, filterable: true, sortable: true }),
-  expiresAt: prop('utcDate', { nullable: true, filterable: true, sortable: true }),
-  permissions: prop('object', { nullable: true }),
-  allowedIps: prop('set', { nullable: true }),
-  lastUsedAt: prop('utcDate', { nullable: true, readOnly: true }),
-};
-
+/**
+ * The object types the remote commands know, one table entry each. Names are matched as stalwart-cli does:
+ * case-insensitive, `x:` prefix optional; dashes and underscores are ignored too, so `api-key`, `ApiKey`,
+ * `apikey` and `x:ApiKey` all name the same type.
+ */
 export const OBJECTS: readonly ObjectSpec[] = [
-  { name: 'ApiKey', type: 'x:ApiKey', properties: CREDENTIAL_PROPERTIES, listColumns: ['id', 'description', 'expiresAt'] },
-  {
-    name: 'AppPassword', type: 'x:AppPassword',
-    properties: { ...CREDENTIAL_PROPERTIES, scopes: prop('set', { nullable: true }) },
-    listColumns: ['id', 'description', 'expiresAt'],
-  },
+  { name: 'ApiKey', type: 'x:ApiKey', properties: credentialProperties(false), listColumns: ['id', 'description', 'expiresAt'] },
+  { name: 'AppPassword', type: 'x:AppPassword', properties: credentialProperties(true), listColumns: ['id', 'description', 'expiresAt'] },
 ];
 
 const normalizeName = (name: string) => name.toLowerCase().replace(/^x:/, '').replace(/[-_]/g, '');

@@ -10,6 +10,7 @@ import type { ChangeEntry, Checked, FilterNode, SortKey, StandardType } from '..
 import type { JsonObject } from '../jmap/types.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { nowSeconds, parseUtcDate } from '../util/utcdate.js';
+import { propertiesOf, serverSetOf } from './contract.js';
 import { describeUngrantable, INTERNAL_REFUSED, ungrantable, UNRESTRICTED, widerThanCaller } from './policy.js';
 import { scopePermissions, scopesOf } from './scopes.js';
 import { checkCredential, describeInvalid, type CredentialInput } from './validate.js';
@@ -93,8 +94,7 @@ export function credentialType(o: CredentialTypeOptions): StandardType<Credentia
 function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<CredentialInput, Condition> {
   const { kind } = o;
   const num = (accountId: string) => decodeId(accountId) ?? -1;
-  const properties = ['id', 'description', 'secret', 'createdAt', 'expiresAt', 'permissions', 'allowedIps', 'lastUsedAt',
-    ...(o.withScopes ? ['scopes'] : [])];
+  const properties = propertiesOf(o.withScopes);
 
   /** No escalation: the new rights may not exceed the caller's own current rights (Stalwart 0.16.15 fix). */
   async function escalation(ctx: MethodContext, accountId: string, input: CredentialInput): Promise<SetError | undefined> {
@@ -138,7 +138,7 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
       update: `${o.permissionPrefix}Update`, destroy: `${o.permissionPrefix}Destroy`,
     },
     properties,
-    serverSet: ['secret', 'createdAt', 'lastUsedAt'],
+    serverSet: serverSetOf(o.withScopes),
 
     state: async (accountId) => String(await store.state(num(accountId), kind)),
     count: (accountId) => store.countCredentials(num(accountId), kind),

@@ -1,3 +1,4 @@
+import { LIMITS } from './contract.js';
 import { normalizeMask } from '../auth/ipmask.js';
 import { isPermission, type PermissionMode } from '../auth/permissions.js';
 import { isPlainObject, type JsonObject, type JsonValue } from '../jmap/types.js';
@@ -5,8 +6,8 @@ import { isCleanLabel } from '../util/text.js';
 import { parseUtcDate } from '../util/utcdate.js';
 import { isScope, SCOPES, type Scope } from './scopes.js';
 
-export const MAX_DESCRIPTION = 1000;
-export const MAX_ALLOWED_IPS = 100;
+export const MAX_DESCRIPTION = LIMITS.descriptionMax;
+export const MAX_ALLOWED_IPS = LIMITS.allowedIpsMax;
 
 /** A credential's client-settable properties, validated and normalised. */
 export interface CredentialInput {

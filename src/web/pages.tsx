@@ -1,4 +1,5 @@
 import type { Child, FC } from 'hono/jsx';
+import { LIMITS } from '../credentials/contract.js';
 import { ALL_PERMISSIONS } from '../auth/permissions.js';
 import { PLATFORMS, SCOPES } from '../credentials/scopes.js';
 
@@ -130,7 +131,7 @@ const CredentialDialog: FC = () => (
         <legend>Credential</legend>
         <div class="field">
           <label for="cred-description" id="cred-description-label">Description</label>
-          <input id="cred-description" name="description" data-field="description" maxlength={1000} autocomplete="off"
+          <input id="cred-description" name="description" data-field="description" maxlength={LIMITS.descriptionMax} autocomplete="off"
             placeholder="e.g. Backup script" aria-describedby="cred-description-error" />
           <FieldError id="cred-description-error" />
         </div>
@@ -189,7 +190,7 @@ const AppPasswordDialog: FC<{ isAdmin: boolean }> = ({ isAdmin }) => (
       <p class="alert" id="app-error" role="alert" hidden></p>
       <div class="field">
         <label for="app-name">Name</label>
-        <input id="app-name" name="name" data-field="name" maxlength={100} autocomplete="off" placeholder="e.g. Thunderbird on my laptop"
+        <input id="app-name" name="name" data-field="name" maxlength={LIMITS.restNameMax} autocomplete="off" placeholder="e.g. Thunderbird on my laptop"
           aria-describedby="app-name-error" />
         <FieldError id="app-name-error" />
       </div>
@@ -215,7 +216,7 @@ const MobileDialog: FC = () => (
       <p class="alert" id="mobile-error" role="alert" hidden></p>
       <div class="field">
         <label for="mobile-name">Name</label>
-        <input id="mobile-name" name="name" data-field="name" maxlength={100} autocomplete="off" placeholder="e.g. My iPhone" aria-describedby="mobile-name-error" />
+        <input id="mobile-name" name="name" data-field="name" maxlength={LIMITS.restNameMax} autocomplete="off" placeholder="e.g. My iPhone" aria-describedby="mobile-name-error" />
         <FieldError id="mobile-name-error" />
       </div>
       <div class="field">
@@ -227,7 +228,7 @@ const MobileDialog: FC = () => (
       </div>
       <div class="field">
         <label for="mobile-device">Device identifier</label>
-        <input id="mobile-device" name="deviceId" data-field="deviceId" maxlength={200} autocomplete="off" spellcheck={false}
+        <input id="mobile-device" name="deviceId" data-field="deviceId" maxlength={LIMITS.deviceIdMax} autocomplete="off" spellcheck={false}
           aria-describedby="mobile-device-hint mobile-deviceId-error" />
         <p class="hint" id="mobile-device-hint">Anything that tells this device apart, e.g. its serial number.</p>
         <FieldError id="mobile-deviceId-error" />

@@ -5,6 +5,7 @@ import { accountAddress, mailAddress, mailUsername } from '../../auth/identity.j
 import { normalizeMask } from '../../auth/ipmask.js';
 import type { AccountRow } from '../../db/store.js';
 import { AppPasswords, toRestKey } from '../../credentials/app-passwords.js';
+import { LIMITS } from '../../credentials/contract.js';
 import { MAX_ALLOWED_IPS } from '../../credentials/validate.js';
 import { parseUtcDate } from '../../util/utcdate.js';
 import { MOBILE_SCOPES, PLATFORMS, SCOPES } from '../../credentials/scopes.js';
@@ -19,7 +20,7 @@ import { autoconfigXml, mobileconfig, settingsPage } from './onboarding.js';
 
 /** A one-line label: printable text only (src/util/text.ts). */
 const label = (field: string) => v.check((s: string) => isCleanLabel(s), (issue: v.CheckIssue<string>) => `${field} ${labelProblem(issue.input) ?? 'is invalid'}`);
-const Name = v.pipe(v.string('name must be a string'), v.trim(), v.minLength(1, 'name is required'), v.maxLength(100, 'name must be 100 characters or less'), label('name'));
+const Name = v.pipe(v.string('name must be a string'), v.trim(), v.minLength(1, 'name is required'), v.maxLength(LIMITS.restNameMax, `name must be ${LIMITS.restNameMax} characters or less`), label('name'));
 const CreateBody = v.strictObject({
   name: Name,
   scopes: v.pipe(
@@ -43,7 +44,7 @@ const CreateBody = v.strictObject({
 const MobileBody = v.strictObject({
   name: Name,
   platform: v.picklist(PLATFORMS, `platform must be one of: ${PLATFORMS.join(', ')}`),
-  deviceId: v.pipe(v.string('deviceId must be a string'), v.trim(), v.minLength(1, 'deviceId is required'), v.maxLength(200, 'deviceId must be 200 characters or less'), label('deviceId')),
+  deviceId: v.pipe(v.string('deviceId must be a string'), v.trim(), v.minLength(1, 'deviceId is required'), v.maxLength(LIMITS.deviceIdMax, `deviceId must be ${LIMITS.deviceIdMax} characters or less`), label('deviceId')),
 });
 
 /** REST bodies are capped at this many bytes (413 past it, before the rest is read). */
