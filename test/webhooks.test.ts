@@ -1,9 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { formatUtcDate, nowSeconds } from '../src/util/utcdate.js';
 import { createAccount } from './helpers/accounts.js';
@@ -244,5 +245,40 @@ describe('webhooks across restarts and nodes', () => {
     const all = receiver.received.map((r) => r.id);
     expect(new Set(all).size).toBe(all.length);
     expect(receiver.received.every((r) => r.verified)).toBe(true);
+  });
+});
+
+describe('webhook settings', () => {
+  it('refuses a secret not in whsec_ form, and a URL without a secret, naming the setting', () => {
+    expect(() => loadConfig({ JMAP_KEYS_WEBHOOK_URL: 'http://127.0.0.1:9/h', JMAP_KEYS_WEBHOOK_SECRET: 'hunter2' }))
+      .toThrow(/JMAP_KEYS_WEBHOOK_SECRET \(--webhook-secret\): must be whsec_ followed by base64/);
+    expect(() => loadConfig({ JMAP_KEYS_WEBHOOK_URL: 'http://127.0.0.1:9/h', JMAP_KEYS_WEBHOOK_SECRET: 'whsec_c2hvcnQ=' }))
+      .toThrow(/must hold 24 to 64 bytes/);
+    expect(() => loadConfig({ JMAP_KEYS_WEBHOOK_URL: 'http://127.0.0.1:9/h' })).toThrow(ConfigError);
+    expect(() => loadConfig({ JMAP_KEYS_WEBHOOK_URL: 'http://127.0.0.1:9/h' })).toThrow(/JMAP_KEYS_WEBHOOK_SECRET \(--webhook-secret\): .*go together/);
+    expect(() => loadConfig({ JMAP_KEYS_WEBHOOK_URL: 'ftp://x/', JMAP_KEYS_WEBHOOK_SECRET: SECRET })).toThrow(/JMAP_KEYS_WEBHOOK_URL .*must be http\(s\)/);
+    expect(loadConfig({}).webhook).toBeUndefined();
+  });
+
+  it('the README\'s verification snippet, run as written, accepts a real notification', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Webhooks'), readme.indexOf('### Metrics'));
+    const snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(snippet).toContain('wh.verify');
+    const probe = await new Receiver().start();
+    const port = probe.port;
+    await probe.stop();
+    const child = spawn(process.execPath, ['--input-type=module', '-e', snippet as string], {
+      cwd: new URL('..', import.meta.url), env: { ...process.env, PORT: String(port), WEBHOOK_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    cleanups.push(async () => { child.kill(); });
+    const s = await startTestServer(hookEnv(`http://127.0.0.1:${port}/`));
+    cleanups.push(() => s.stop());
+    await createAccount(s, 'alice', 'alice-password');
+    const made = await rest(s.url, 'POST', '', alice, { name: 'Snippet', scopes: ['imap'] });
+    await until('the snippet\'s line', () => out.includes(`credential.created ${made.body.id}`));
   });
 });
