@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Suites that exercise a peer or the browser rather than the store: they run on SQLite only (see README). */
-const SQLITE_ONLY = ['test/dovecot.test.ts', 'test/web*.test.ts', 'test/bench-smoke.test.ts', 'test/unit/**', 'test/startup.test.ts'];
+const SQLITE_ONLY = ['test/dovecot.test.ts', 'test/web.test.ts', 'test/web-*.test.ts', 'test/bench-smoke.test.ts', 'test/unit/**', 'test/startup.test.ts'];
 
 export default defineConfig({
   test: {

@@ -55,6 +55,12 @@ const ConfigSchema = v.strictObject({
   AUDIT_RETENTION_DAYS: v.optional(intFrom(1, 36_500), '180'),
   SQLITE_SYNCHRONOUS: v.optional(v.picklist(['FULL', 'NORMAL'], 'must be FULL or NORMAL'), 'FULL'),
   SHUTDOWN_TIMEOUT_SECONDS: v.optional(intFrom(1, 3600), '10'),
+  WEBHOOK_URL: v.optional(v.pipe(v.string(), v.url('must be an absolute URL'), v.regex(/^https?:\/\//, 'must be http(s)'))),
+  // Standard Webhooks' form: whsec_ and the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32)).
+  WEBHOOK_SECRET: v.optional(v.pipe(v.string(), v.regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (make one with: echo whsec_$(openssl rand -base64 32))'),
+    v.check((s) => { const n = Buffer.from(s.slice(6), 'base64').length; return n >= 24 && n <= 64; }, 'must hold 24 to 64 bytes after whsec_ (make one with: echo whsec_$(openssl rand -base64 32))'))),
+  WEBHOOK_POLL_MS: v.optional(intFrom(50, 60_000), '2000'),
+  WEBHOOK_RETRY_SECONDS: v.optional(intFrom(1, 3600), '5'),
   ...protocolSettings('SMTP', '587', '465'),
   ...protocolSettings('IMAP', '143', '993'),
   ...protocolSettings('POP3', '110', '995'),
@@ -130,6 +136,10 @@ function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
     sqliteSynchronous: raw.SQLITE_SYNCHRONOUS,
     shutdownTimeoutSeconds: raw.SHUTDOWN_TIMEOUT_SECONDS,
     rest: { readsPerWindow: raw.REST_READS_PER_WINDOW, writesPerWindow: raw.REST_WRITES_PER_WINDOW, windowSeconds: raw.REST_WINDOW_SECONDS },
+    /** Where and how change notifications are sent (src/webhooks/); undefined: none are. */
+    webhook: raw.WEBHOOK_URL === undefined || raw.WEBHOOK_SECRET === undefined ? undefined : {
+      url: raw.WEBHOOK_URL, secret: raw.WEBHOOK_SECRET, pollMs: raw.WEBHOOK_POLL_MS, retrySeconds: raw.WEBHOOK_RETRY_SECONDS,
+    },
     mail: { smtp: mailHost('SMTP'), pop3: mailHost('POP3'), imap: mailHost('IMAP') },
     limits: {
       maxSizeUpload: 50_000_000,
@@ -172,6 +182,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
   if (result.output.DATABASE_URL && !result.output.SECRET) {
     // A secret generated into one node's data folder would make every other node's hashes differ.
     throw new ConfigError('Invalid configuration:\n  JMAP_KEYS_SECRET (--secret): required with JMAP_KEYS_DATABASE_URL: every node sharing the database needs the same secret (make one with: openssl rand -hex 32)');
+  }
+  if ((result.output.WEBHOOK_URL === undefined) !== (result.output.WEBHOOK_SECRET === undefined)) {
+    const missing = result.output.WEBHOOK_URL === undefined ? 'WEBHOOK_URL (--webhook-url)' : 'WEBHOOK_SECRET (--webhook-secret)';
+    throw new ConfigError(`Invalid configuration:\n  JMAP_KEYS_${missing}: JMAP_KEYS_WEBHOOK_URL and JMAP_KEYS_WEBHOOK_SECRET go together: notifications are always signed`);
   }
   return toConfig(result.output);
 }

@@ -16,6 +16,8 @@ import { registerStandardMethods } from './jmap/standard/register.js';
 import { errorFields, silentLogger, type Logger } from './log.js';
 import { checkedServerSecret } from './secret.js';
 import { decodeId } from './util/ids.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { NewAddressWatcher } from './webhooks/new-address.js';
 
 export { checkedServerSecret, loadServerSecret, SecretMismatchError } from './secret.js';
 
@@ -32,6 +34,8 @@ export interface Services {
   webSessions: WebSessions;
   log: Logger;
   metrics: Metrics;
+  /** Change notifications (JMAP_KEYS_WEBHOOK_URL), or undefined when none are configured. */
+  webhooks: WebhookDispatcher | undefined;
   /** Set on SIGTERM: /readyz says 503 and answers close their connections while in-flight requests finish. */
   draining: boolean;
   close(): Promise<void>;
@@ -58,7 +62,20 @@ export async function createServices(config: Config, log: Logger = silentLogger)
     log.error({ ...errorFields(err), credentials: count }, 'could not record last-used times; kept for the next flush');
   });
   lastUsed.start();
-  const authenticator = new Authenticator(store, hasher, throttle, lastUsed);
+  let webhooks: WebhookDispatcher | undefined;
+  let addresses: NewAddressWatcher | undefined;
+  if (config.webhook) {
+    webhooks = new WebhookDispatcher(store, config.webhook, log, metrics);
+    try {
+      await webhooks.init();
+    } catch (err) {
+      await lastUsed.stop();
+      await store.close();
+      throw err;
+    }
+    addresses = new NewAddressWatcher(store, log);
+  }
+  const authenticator = new Authenticator(store, hasher, throttle, lastUsed, addresses && ((c, a, ip) => addresses.used(c, a, ip)));
 
   const directory: AccountDirectory = {
     async access(caller, accountId) {
@@ -84,12 +101,15 @@ export async function createServices(config: Config, log: Logger = silentLogger)
   registerAuditMethods(jmap, store);
   const pruner = new AuditPruner(store, config.auditRetentionDays, log);
   pruner.start();
+  webhooks?.start();
 
   return {
     config, store, serverKey, hasher, authenticator, lastUsed, jmap, webSessions: new WebSessions(store, serverKey),
-    log, metrics, draining: false,
+    log, metrics, webhooks, draining: false,
     async close() {
       pruner.stop();
+      await webhooks?.stop();
+      await addresses?.stop();
       await lastUsed.stop();
       await store.close();
     },

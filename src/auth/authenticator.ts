@@ -78,6 +78,8 @@ export class Authenticator {
     private readonly hasher: TokenHasher,
     private readonly throttle: FailureThrottle,
     private readonly lastUsed: LastUsedRecorder,
+    /** Told of every successful credential use (the new-address notifications); must return at once. */
+    private readonly onUse?: (credential: CredentialRow, account: AccountRow, clientIp: string | undefined) => void,
   ) {}
 
   /**
@@ -186,6 +188,7 @@ export class Authenticator {
     if (!permissions.has('authenticate')) return refuse(403, 'no-authenticate');
     if (!usable(credential, permissions)) return refuse(401, 'scope');
     this.lastUsed.record(credential.id, now, credential.lastUsedAt);
+    this.onUse?.(credential, account, clientIp);
     return { ok: true, principal: { account, permissions, credential } };
   }
 

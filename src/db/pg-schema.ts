@@ -41,6 +41,7 @@ export const credentials = pgTable('credentials', {
 }, (t) => [
   uniqueIndex('credentials_locator').on(t.locator),
   index('credentials_expires').on(t.accountId, t.kind, t.expiresAt),
+  index('credentials_expiry_scan').on(t.expiresAt),
   index('credentials_created').on(t.accountId, t.kind, t.createdAt),
   index('credentials_description').on(t.accountId, t.kind, sql`(translate(${t.description}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C")`),
 ]);
@@ -122,3 +123,29 @@ export const auditEvents = pgTable('audit_events', {
   via: text('via').notNull(),
   details: text('details').notNull().default('{}'),
 }, (t) => [index('audit_account').on(t.accountId, t.id), index('audit_at').on(t.at)]);
+
+/** The webhook outbox, as in src/db/schema.ts. */
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  id: int8('id').primaryKey().generatedAlwaysAsIdentity(),
+  eventId: text('event_id').notNull(),
+  type: text('type').notNull(),
+  payload: text('payload').notNull(),
+  createdAt: int8('created_at').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: int8('next_attempt_at'),
+  claimedUntil: int8('claimed_until'),
+  deliveredAt: int8('delivered_at'),
+  lastStatus: integer('last_status'),
+  lastError: text('last_error'),
+}, (t) => [
+  uniqueIndex('webhook_deliveries_event').on(t.eventId), index('webhook_deliveries_due').on(t.nextAttemptAt),
+  index('webhook_deliveries_created').on(t.createdAt),
+]);
+
+/** What has been noticed about a credential once, as in src/db/schema.ts. */
+export const credentialNotes = pgTable('credential_notes', {
+  credentialId: int8('credential_id').notNull().references(() => credentials.id, { onDelete: 'cascade' }),
+  topic: text('topic').notNull(),
+  value: text('value').notNull(),
+  at: int8('at').notNull(),
+}, (t) => [primaryKey({ columns: [t.credentialId, t.topic, t.value] })]);

@@ -11,9 +11,11 @@ import { pgErrorIsRetryable, pgFailure } from './pg-errors.js';
 import {
   OVER_QUOTA, StoreUnavailableError,
   type AccountRow, type AuditFilter, type AuditRow, type AuditType, type ChangeRow, type CredentialChanges, type CredentialFilter,
-  type CredentialKind, type CredentialRow, type CredentialSort, type NewAuditEvent, type NewCredential, type Store, type StoreFailure,
-  type StoreOps, type WebSessionRow,
+  type CredentialKind, type CredentialNote, type CredentialRow, type CredentialSort, type NewAuditEvent, type NewCredential,
+  type NewWebhookDelivery, type Store, type StoreFailure, type StoreOps, type WebhookBacklog, type WebhookDelivery, type WebhookOutcome,
+  type WebSessionRow,
 } from './store.js';
+import { CLAIM_COLUMNS, NOTE_ONCE, toBacklog, toWebhookDelivery, WEBHOOK_BACKLOG, type RawWebhookDelivery } from './webhook-sql.js';
 
 const { accounts, credentials, accountStates, changes, webSessions, windowCounters, oneTimeLinks, meta, auditEvents } = schema;
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/pg');
@@ -116,6 +118,24 @@ const INSERT_AUDIT = `WITH l AS (SELECT pg_advisory_xact_lock(${AUDIT_LOCK[0]}, 
     actor_credential_id, client_address, via, details, i)
   ORDER BY e.i`;
 const PRUNE_AUDIT = 'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY id LIMIT $2)';
+const ENQUEUE_WEBHOOKS = `INSERT INTO webhook_deliveries (event_id, type, payload, created_at, next_attempt_at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+  ON CONFLICT (event_id) DO NOTHING`;
+/**
+ * One statement: the rows are chosen and locked (SKIP LOCKED: another node's claim in progress is passed over, and
+ * a row it has just claimed is re-checked after the lock and no longer matches), then their lease moved.
+ */
+const CLAIM_WEBHOOKS = `UPDATE webhook_deliveries SET claimed_until = $1 WHERE id IN (
+    SELECT id FROM webhook_deliveries WHERE next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)
+    ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+  RETURNING ${CLAIM_COLUMNS}`;
+const SETTLE_DELIVERED = `UPDATE webhook_deliveries SET delivered_at = $3, next_attempt_at = NULL, claimed_until = NULL,
+  attempts = attempts + 1, last_status = $4, last_error = NULL WHERE id = $1 AND claimed_until = $2`;
+const SETTLE_FAILED = `UPDATE webhook_deliveries SET next_attempt_at = $3, claimed_until = NULL, attempts = attempts + 1,
+  last_status = $4, last_error = $5 WHERE id = $1 AND claimed_until = $2`;
+const PRUNE_WEBHOOKS = `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+  WHERE next_attempt_at IS NULL AND created_at < $1 ORDER BY id LIMIT $2)`;
+
 /** The credential counts are kept per account in account_states: summed, not counted (no scan of credentials). */
 const CREDENTIAL_TOTALS = 'SELECT kind, sum(n)::bigint AS n FROM account_states GROUP BY kind';
 
@@ -486,6 +506,56 @@ class PgOps implements StoreOps {
   pruneAudit(before: number, limit: number): Promise<number> {
     return this.run(async () => (await this.q.query(PRUNE_AUDIT, [before, limit])).rowCount ?? 0);
   }
+
+  auditAfter(afterId: number, limit: number): Promise<AuditRow[]> {
+    return this.run(async () => (await this.db.select().from(auditEvents).where(gt(auditEvents.id, afterId))
+      .orderBy(asc(auditEvents.id)).limit(limit)).map(toAudit));
+  }
+
+  // The webhook outbox and credential notes: single statements, not credential changes (no notification).
+
+  enqueueWebhooks(deliveries: readonly NewWebhookDelivery[]): Promise<number> {
+    if (deliveries.length === 0) return Promise.resolve(0);
+    const column = <T>(pick: (d: NewWebhookDelivery) => T) => deliveries.map(pick);
+    return this.run(async () => (await this.q.query(ENQUEUE_WEBHOOKS, [column((d) => d.eventId), column((d) => d.type),
+      column((d) => d.payload), column((d) => d.createdAt), column((d) => d.nextAttemptAt)])).rowCount ?? 0);
+  }
+
+  claimWebhooks(now: number, until: number, limit: number): Promise<WebhookDelivery[]> {
+    return this.run(async () => (await this.q.query<RawWebhookDelivery>(CLAIM_WEBHOOKS, [until, now, limit])).rows
+      .map(toWebhookDelivery).sort((a, b) => a.id - b.id));
+  }
+
+  settleWebhook(id: number, claimedUntil: number, o: WebhookOutcome): Promise<boolean> {
+    return this.run(async () => ((o.delivered
+      ? await this.q.query(SETTLE_DELIVERED, [id, claimedUntil, o.at, o.status])
+      : await this.q.query(SETTLE_FAILED, [id, claimedUntil, o.nextAttemptAt, o.status, o.error])).rowCount ?? 0) > 0);
+  }
+
+  pruneWebhooks(before: number, max: number): Promise<number> {
+    return this.run(async () => (await this.q.query(PRUNE_WEBHOOKS, [before, max])).rowCount ?? 0);
+  }
+
+  webhookBacklog(): Promise<WebhookBacklog> {
+    return this.run(async () => toBacklog((await this.q.query<Record<keyof WebhookBacklog, string | null>>(WEBHOOK_BACKLOG)).rows[0]));
+  }
+
+  credentialsToWarn(topic: 'expiring' | 'expired', from: number, to: number, limit: number): Promise<CredentialRow[]> {
+    return this.run(async () => (await this.db.select().from(credentials).where(and(gt(credentials.expiresAt, from), lte(credentials.expiresAt, to),
+      sql`NOT EXISTS (SELECT 1 FROM credential_notes n WHERE n.credential_id = ${credentials.id} AND n.topic = ${topic}
+        AND n.value = CAST(${credentials.expiresAt} AS TEXT))`))
+      .orderBy(asc(credentials.expiresAt), asc(credentials.id)).limit(limit)).map(toRow));
+  }
+
+  noteOnce(note: CredentialNote, d: NewWebhookDelivery): Promise<boolean> {
+    // The note and its delivery commit together: a note without its delivery would never be sent.
+    if (!this.inTransaction) return this.ctx.write((tx) => tx.noteOnce(note, d));
+    return this.run(async () => {
+      const fresh = ((await this.q.query(numbered(NOTE_ONCE), [note.credentialId, note.topic, note.value, note.at, note.credentialId])).rowCount ?? 0) > 0;
+      if (fresh) await this.q.query(ENQUEUE_WEBHOOKS, [[d.eventId], [d.type], [d.payload], [d.createdAt], [d.nextAttemptAt]]);
+      return fresh;
+    });
+  }
 }
 
 /**
@@ -741,6 +811,14 @@ export class PgStore implements Store {
   auditIndexOf(filter: AuditFilter, ascending: boolean, id: number) { return this.retrying(() => this.ops.auditIndexOf(filter, ascending, id)); }
   maxAuditId(filter: AuditFilter) { return this.retrying(() => this.ops.maxAuditId(filter)); }
   pruneAudit(before: number, max: number) { return this.retrying(() => this.ops.pruneAudit(before, max)); }
+  auditAfter(afterId: number, limit: number) { return this.retrying(() => this.ops.auditAfter(afterId, limit)); }
+  enqueueWebhooks(deliveries: readonly NewWebhookDelivery[]) { return this.retrying(() => this.ops.enqueueWebhooks(deliveries)); }
+  claimWebhooks(now: number, until: number, limit: number) { return this.retrying(() => this.ops.claimWebhooks(now, until, limit)); }
+  settleWebhook(id: number, claimedUntil: number, outcome: WebhookOutcome) { return this.retrying(() => this.ops.settleWebhook(id, claimedUntil, outcome)); }
+  pruneWebhooks(before: number, max: number) { return this.retrying(() => this.ops.pruneWebhooks(before, max)); }
+  webhookBacklog() { return this.retrying(() => this.ops.webhookBacklog()); }
+  credentialsToWarn(topic: 'expiring' | 'expired', from: number, to: number, limit: number) { return this.retrying(() => this.ops.credentialsToWarn(topic, from, to, limit)); }
+  noteOnce(note: CredentialNote, delivery: NewWebhookDelivery) { return this.ops.noteOnce(note, delivery); }
 
   backup(file: string): Promise<void> {
     return Promise.reject(new Error(`not written: ${file}: a PostgreSQL database is not a file to copy; back it up with its own `

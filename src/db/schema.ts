@@ -1,4 +1,4 @@
-import { sqliteTable, integer, text, blob, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, integer, text, blob, index, primaryKey, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Accounts own credentials; `role` maps to a permission set (see src/auth/permissions.ts). */
 export const accounts = sqliteTable('accounts', {
@@ -38,6 +38,8 @@ export const credentials = sqliteTable('credentials', {
 }, (t) => [
   uniqueIndex('credentials_locator').on(t.locator),
   index('credentials_expires').on(t.accountId, t.kind, t.expiresAt),
+  /** Every account's credentials by expiry: the webhook expiry scan (drizzle/0009_webhooks.sql). */
+  index('credentials_expiry_scan').on(t.expiresAt),
   index('credentials_created').on(t.accountId, t.kind, t.createdAt),
   index('credentials_description').on(t.accountId, t.kind, t.description),
 ]);
@@ -109,3 +111,38 @@ export const auditEvents = sqliteTable('audit_events', {
   via: text('via').notNull(),
   details: text('details').notNull().default('{}'),
 }, (t) => [index('audit_account').on(t.accountId, t.id), index('audit_at').on(t.at)]);
+
+/**
+ * The webhook outbox (src/webhooks/): one row per event to deliver, made from the audit trail (the source of truth
+ * for changes) or by the expiry scan and the new-address watcher. `event_id` is the webhook-id, unique, so a row is
+ * made once whichever node makes it. Pending rows have `next_attempt_at`; a node claims one by moving
+ * `claimed_until` forward in one statement. Times are unix seconds.
+ */
+export const webhookDeliveries = sqliteTable('webhook_deliveries', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  eventId: text('event_id').notNull(),
+  type: text('type').notNull(),
+  payload: text('payload').notNull(),
+  createdAt: integer('created_at').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  /** When the next attempt is due; null once delivered or given up. */
+  nextAttemptAt: integer('next_attempt_at'),
+  claimedUntil: integer('claimed_until'),
+  deliveredAt: integer('delivered_at'),
+  lastStatus: integer('last_status'),
+  lastError: text('last_error'),
+}, (t) => [
+  uniqueIndex('webhook_deliveries_event').on(t.eventId), index('webhook_deliveries_due').on(t.nextAttemptAt),
+  index('webhook_deliveries_created').on(t.createdAt),
+]);
+
+/**
+ * What has been noticed about a credential once: an address it was used from, an expiry it was warned of
+ * (`topic` address/expiring/expired, `value` the address or the expiry time). Gone with the credential.
+ */
+export const credentialNotes = sqliteTable('credential_notes', {
+  credentialId: integer('credential_id').notNull().references(() => credentials.id, { onDelete: 'cascade' }),
+  topic: text('topic').notNull(),
+  value: text('value').notNull(),
+  at: integer('at').notNull(),
+}, (t) => [primaryKey({ columns: [t.credentialId, t.topic, t.value] })]);

@@ -11,9 +11,10 @@ import { sqliteFailure, StoreUnavailableError } from './errors.js';
 import {
   OVER_QUOTA,
   type AccountRow, type AuditFilter, type AuditRow, type AuditType, type ChangeRow, type CredentialChanges, type CredentialFilter,
-  type CredentialKind, type CredentialRow, type CredentialSort, type NewAuditEvent, type NewCredential, type Store, type StoreOps,
-  type WebSessionRow,
+  type CredentialKind, type CredentialNote, type CredentialRow, type CredentialSort, type NewAuditEvent, type NewCredential,
+  type NewWebhookDelivery, type Store, type StoreOps, type WebhookBacklog, type WebhookDelivery, type WebhookOutcome, type WebSessionRow,
 } from './store.js';
+import { CLAIM_COLUMNS, NOTE_ONCE, toBacklog, toWebhookDelivery, WEBHOOK_BACKLOG, type RawWebhookDelivery } from './webhook-sql.js';
 
 const { accounts, credentials, changes, webSessions, windowCounters, oneTimeLinks } = schema;
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
@@ -43,7 +44,8 @@ const OP_NAMES = [
   'createWebSession', 'webSession', 'endWebSession', 'endAccountWebSessions', 'hitCounter', 'peekCounter', 'pruneCounters',
   'putOneTimeLink', 'peekOneTimeLink', 'takeOneTimeLink',
   'credentialTotals', 'getMeta', 'setMeta', 'appendAudit', 'auditByIds', 'countAudit', 'queryAudit', 'auditIndexOf', 'maxAuditId',
-  'pruneAudit',
+  'pruneAudit', 'auditAfter', 'enqueueWebhooks', 'claimWebhooks', 'settleWebhook', 'pruneWebhooks', 'webhookBacklog',
+  'credentialsToWarn', 'noteOnce',
 ] as const satisfies readonly (keyof StoreOps)[];
 
 export interface SqliteOptions {
@@ -204,6 +206,14 @@ class SqliteStore implements Store {
   declare auditIndexOf: StoreOps['auditIndexOf'];
   declare maxAuditId: StoreOps['maxAuditId'];
   declare pruneAudit: StoreOps['pruneAudit'];
+  declare auditAfter: StoreOps['auditAfter'];
+  declare enqueueWebhooks: StoreOps['enqueueWebhooks'];
+  declare claimWebhooks: StoreOps['claimWebhooks'];
+  declare settleWebhook: StoreOps['settleWebhook'];
+  declare pruneWebhooks: StoreOps['pruneWebhooks'];
+  declare webhookBacklog: StoreOps['webhookBacklog'];
+  declare credentialsToWarn: StoreOps['credentialsToWarn'];
+  declare noteOnce: StoreOps['noteOnce'];
 
   constructor(private readonly ops: SqliteOps, private readonly client: Database.Database, private readonly file: string) {
     const inside: Record<string, unknown> = {};
@@ -574,6 +584,64 @@ class SqliteOps implements SyncOps {
 
   pruneAudit(before: number, max: number): number {
     return this.client.prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)').run(before, max).changes;
+  }
+
+  auditAfter(afterId: number, limit: number): AuditRow[] {
+    return (this.client.prepare('SELECT * FROM audit_events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as RawAudit[]).map(toAudit);
+  }
+
+  // The webhook outbox and credential notes: not credential changes, so version() stays still.
+
+  private enqueueStmt: Database.Statement | undefined;
+
+  enqueueWebhooks(deliveries: readonly NewWebhookDelivery[]): number {
+    if (deliveries.length === 0) return 0;
+    this.enqueueStmt ??= this.client.prepare(`INSERT INTO webhook_deliveries (event_id, type, payload, created_at, next_attempt_at)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`);
+    const stmt = this.enqueueStmt;
+    return this.write(() => deliveries.reduce((n, d) => n + stmt.run(d.eventId, d.type, d.payload, d.createdAt, d.nextAttemptAt).changes, 0));
+  }
+
+  claimWebhooks(now: number, until: number, limit: number): WebhookDelivery[] {
+    // One statement under SQLite's write lock: no other connection claims between the choice and the update.
+    const rows = this.client.prepare(`UPDATE webhook_deliveries SET claimed_until = ? WHERE id IN (
+        SELECT id FROM webhook_deliveries WHERE next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
+        ORDER BY next_attempt_at, id LIMIT ?)
+      RETURNING ${CLAIM_COLUMNS}`).all(until, now, now, limit) as RawWebhookDelivery[];
+    return rows.map(toWebhookDelivery).sort((a, b) => a.id - b.id);
+  }
+
+  settleWebhook(id: number, claimedUntil: number, o: WebhookOutcome): boolean {
+    const r = o.delivered
+      ? this.client.prepare(`UPDATE webhook_deliveries SET delivered_at = ?, next_attempt_at = NULL, claimed_until = NULL,
+          attempts = attempts + 1, last_status = ?, last_error = NULL WHERE id = ? AND claimed_until = ?`).run(o.at, o.status, id, claimedUntil)
+      : this.client.prepare(`UPDATE webhook_deliveries SET next_attempt_at = ?, claimed_until = NULL, attempts = attempts + 1,
+          last_status = ?, last_error = ? WHERE id = ? AND claimed_until = ?`).run(o.nextAttemptAt, o.status, o.error, id, claimedUntil);
+    return r.changes > 0;
+  }
+
+  pruneWebhooks(before: number, max: number): number {
+    return this.client.prepare(`DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+      WHERE next_attempt_at IS NULL AND created_at < ? ORDER BY id LIMIT ?)`).run(before, max).changes;
+  }
+
+  webhookBacklog(): WebhookBacklog {
+    return toBacklog(this.client.prepare(WEBHOOK_BACKLOG).get() as Record<keyof WebhookBacklog, number | null>);
+  }
+
+  credentialsToWarn(topic: 'expiring' | 'expired', from: number, to: number, limit: number): CredentialRow[] {
+    return this.db.select().from(credentials).where(and(gt(credentials.expiresAt, from), lte(credentials.expiresAt, to),
+      sql`NOT EXISTS (SELECT 1 FROM credential_notes n WHERE n.credential_id = ${credentials.id} AND n.topic = ${topic}
+        AND n.value = CAST(${credentials.expiresAt} AS TEXT))`))
+      .orderBy(asc(credentials.expiresAt), asc(credentials.id)).limit(limit).all().map(toRow);
+  }
+
+  noteOnce(note: CredentialNote, d: NewWebhookDelivery): boolean {
+    return this.write(() => {
+      const fresh = this.client.prepare(NOTE_ONCE).run(note.credentialId, note.topic, note.value, note.at, note.credentialId).changes > 0;
+      if (fresh) this.enqueueWebhooks([d]);
+      return fresh;
+    });
   }
 
   backup(file: string): void {

@@ -93,6 +93,31 @@ export interface AuditFilter {
   before?: number;
 }
 
+/** A webhook event to deliver (src/webhooks/); `eventId` is its webhook-id, unique in the outbox. */
+export interface NewWebhookDelivery {
+  eventId: string;
+  type: string;
+  /** The JSON body: never a secret. */
+  payload: string;
+  createdAt: number;
+  /** When the first attempt is due (unix seconds). */
+  nextAttemptAt: number;
+}
+export interface WebhookDelivery extends NewWebhookDelivery {
+  id: number;
+  /** Attempts made before this one. */
+  attempts: number;
+  /** This claim's lease end: the settle names it, so a node whose lease ran out cannot settle another's claim. */
+  claimedUntil: number;
+}
+/** How an attempt ended: delivered, or failed with the next attempt due then (null: given up). */
+export type WebhookOutcome =
+  | { delivered: true; at: number; status: number }
+  | { delivered: false; nextAttemptAt: number | null; status: number | null; error: string };
+export interface WebhookBacklog { pending: number; delivered: number; failed: number }
+/** Something noticed once about a credential (an address it was used from, an expiry warned of). */
+export interface CredentialNote { credentialId: number; topic: 'address' | 'expiring' | 'expired'; value: string; at: number }
+
 /** One web sign-in (unix seconds). */
 export interface WebSessionRow {
   id: string;
@@ -193,6 +218,31 @@ export interface StoreOps {
   maxAuditId(filter: AuditFilter): Promise<number>;
   /** Deletes at most `max` events older than `before` (unix seconds), oldest first; returns how many. */
   pruneAudit(before: number, max: number): Promise<number>;
+  /** At most `limit` events with ids above `afterId`, oldest first (every account). */
+  auditAfter(afterId: number, limit: number): Promise<AuditRow[]>;
+
+  /** The webhook outbox. Adds the deliveries whose eventId is not there yet; returns how many were added. */
+  enqueueWebhooks(deliveries: readonly NewWebhookDelivery[]): Promise<number>;
+  /**
+   * Claims at most `limit` deliveries due at `now` and not claimed by anyone (or whose claim ran out), until
+   * `until`, as one atomic step: of nodes claiming at once, each delivery goes to one.
+   */
+  claimWebhooks(now: number, until: number, limit: number): Promise<WebhookDelivery[]>;
+  /** Records an attempt's outcome, if the claim is still this one's; false otherwise. */
+  settleWebhook(id: number, claimedUntil: number, outcome: WebhookOutcome): Promise<boolean>;
+  /** Deletes at most `max` settled (delivered or given up) deliveries made before `before`; returns how many. */
+  pruneWebhooks(before: number, max: number): Promise<number>;
+  webhookBacklog(): Promise<WebhookBacklog>;
+  /**
+   * Credentials whose expiry lies in (from, to] and that carry no note of `topic` for that expiry, soonest first:
+   * the ones the expiry scan has still to announce.
+   */
+  credentialsToWarn(topic: 'expiring' | 'expired', from: number, to: number, limit: number): Promise<CredentialRow[]>;
+  /**
+   * Records the note and, only when it is new, queues `delivery` with it, atomically; true when new. A credential
+   * that no longer exists is not noted (false).
+   */
+  noteOnce(note: CredentialNote, delivery: NewWebhookDelivery): Promise<boolean>;
 }
 
 export interface Store extends StoreOps {

@@ -15,6 +15,7 @@ export class Metrics {
   readonly auth = new Counter({ name: 'jmap_keys_auth_outcomes_total', help: 'Authentications by outcome (ok, refused) and reason', labelNames: ['outcome', 'reason'], registers: [this.registry] });
   readonly introspection = new Counter({ name: 'jmap_keys_introspection_verdicts_total', help: 'Introspection verdicts by mail service, verdict and reason', labelNames: ['service', 'verdict', 'reason'], registers: [this.registry] });
   readonly throttled = new Counter({ name: 'jmap_keys_throttle_refusals_total', help: 'Requests refused by the failed-authentication throttle or the REST rate limits', labelNames: ['limit'], registers: [this.registry] });
+  readonly webhookDeliveries = new Counter({ name: 'jmap_keys_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, failed: retried later, abandoned: the last attempt failed)', labelNames: ['outcome'], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'jmap_keys_store_errors_total', help: 'Store operations that failed (busy, readonly, full, io, cantopen)', labelNames: ['reason'], registers: [this.registry] });
 
   constructor(store: Store) {
@@ -27,6 +28,17 @@ export class Metrics {
           for (const [kind, n] of Object.entries(totals)) this.set({ kind }, n);
         } catch {
           // An unavailable store shows as missing samples and in jmap_keys_store_errors_total, not as a failed scrape.
+        }
+      },
+    });
+    new Gauge({
+      name: 'jmap_keys_webhook_outbox', help: 'Webhook deliveries in the store by state (pending, delivered, failed: given up)', labelNames: ['state'], registers: [registry],
+      async collect() {
+        try {
+          const backlog = await store.webhookBacklog();
+          for (const [state, n] of Object.entries(backlog)) this.set({ state }, n);
+        } catch {
+          // as above
         }
       },
     });
