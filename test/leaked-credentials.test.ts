@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
@@ -163,5 +166,21 @@ describe('POST /api/leaked-credentials rate limit', () => {
     }
     // Refused before reading: the reported admin key was not revoked.
     expect(await sessionStatus(limited.url, limited.adminToken)).toBe(200);
+  });
+});
+
+describe('README "Leaked secrets", run as written', () => {
+  it('reports a key with curl: {"received":1}, then the key is refused', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('## Leaked secrets');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 3));
+    const blocks = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks).toHaveLength(1);
+    const key = await apiKey(bearer(s.adminToken), 'Example');
+    const env = { ...process.env as Record<string, string>, JMAP_KEYS_URL: s.url, TOKEN: s.adminToken, LEAKED: key.secret };
+    const { stdout } = await promisify(execFile)('bash', ['-e', '-c', blocks[0] as string], { env });
+    expect(stdout).toBe('{"received":1}\n401\n');
+    const events = (await leakEvents()).filter((e) => e.credentialId === decodeId(key.id));
+    expect(events).toEqual([expect.objectContaining({ details: expect.objectContaining({ url: 'https://github.com/octo/app/blob/4f2a9c1/.env', source: 'content', reportedType: 'jmap_keys_api_key' }) })]);
   });
 });

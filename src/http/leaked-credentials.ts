@@ -77,13 +77,13 @@ export function leakReportRoutes(services: Services): Hono {
 
     const reports = parsed.output;
     const revoked = await revokeLeaked(services.store, services.hasher, reports, { accountId: null, credentialId: null, clientAddress: ip ?? null, via: 'leak-report' });
+    const info = currentRequest();
     for (const { credential, login, report } of revoked) {
       log.warn({
-        credentialId: encodeId(credential.id), accountId: encodeId(credential.accountId), login, kind: credential.kind,
+        reqId: info?.id, credentialId: encodeId(credential.id), accountId: encodeId(credential.accountId), login, kind: credential.kind,
         leakUrl: report.url, leakSource: report.source,
       }, 'credential reported leaked: revoked');
     }
-    const info = currentRequest();
     if (info) Object.assign(info.fields, { leakReports: reports.length, leakRevoked: revoked.length });
     // The same answer whatever the tokens were.
     return c.json({ received: reports.length }, 202);
