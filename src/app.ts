@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from './http/auth-middleware.js';
 import { introspectRoutes } from './http/introspect.js';
 import { jmapRoutes } from './http/jmap-routes.js';
+import { leakReportRoutes } from './http/leaked-credentials.js';
 import { smtpCredentialRoutes } from './http/rest/smtp-credentials.js';
 import { problem } from './http/problem.js';
 import { observe, onError, opsRoutes } from './http/ops.js';
@@ -14,6 +15,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   app.use('*', observe(services));
   app.route('/', opsRoutes(services));
   app.route('/', introspectRoutes(services));
+  app.route('/', leakReportRoutes(services));
   app.route('/', smtpCredentialRoutes(services));
   app.route('/', webRoutes(services));
   app.route('/', jmapRoutes(services));

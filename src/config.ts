@@ -49,6 +49,7 @@ const ConfigSchema = v.strictObject({
   REST_READS_PER_WINDOW: v.optional(intFrom(1, 1_000_000), '120'),
   REST_WRITES_PER_WINDOW: v.optional(intFrom(1, 1_000_000), '30'),
   REST_WINDOW_SECONDS: v.optional(intFrom(1, 86_400), '60'),
+  LEAK_REPORTS_PER_WINDOW: v.optional(intFrom(1, 1_000_000), '30'),
   MAIL_HOSTNAME: v.optional(HostName),
   LOG_LEVEL: v.optional(v.picklist(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`), 'info'),
   LOG_FORMAT: v.optional(v.picklist(['auto', 'json', 'pretty'], 'must be auto, json or pretty'), 'auto'),
@@ -140,6 +141,8 @@ function toConfig(raw: v.InferOutput<typeof ConfigSchema>) {
     webhook: raw.WEBHOOK_URL === undefined || raw.WEBHOOK_SECRET === undefined ? undefined : {
       url: raw.WEBHOOK_URL, secret: raw.WEBHOOK_SECRET, pollMs: raw.WEBHOOK_POLL_MS, retrySeconds: raw.WEBHOOK_RETRY_SECONDS,
     },
+    /** Leak reports (POST /api/leaked-credentials) per client address in each REST window. */
+    leakReportsPerWindow: raw.LEAK_REPORTS_PER_WINDOW,
     mail: { smtp: mailHost('SMTP'), pop3: mailHost('POP3'), imap: mailHost('IMAP') },
     limits: {
       maxSizeUpload: 50_000_000,

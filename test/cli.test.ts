@@ -83,7 +83,7 @@ describe('jmap-keys remote commands', () => {
     expect(made.code, made.stderr).toBe(0);
     const id = createdId(made);
     expect(id).toMatch(/^[a-z]+$/);
-    expect(made.stdout).toMatch(/^Secret:\s+API_[A-Za-z0-9_-]{40}$/m);
+    expect(made.stdout).toMatch(/^Secret:\s+API_[0-9A-Za-z]{46}$/m);
     expect(made.stderr).toBe('The secret is shown only once: store it now.\n');
 
     const got = await cli(['get', 'api-key', id]);
@@ -121,7 +121,7 @@ describe('jmap-keys remote commands', () => {
     const made = await cli(['create', 'api-key', '--stdin', '--json'], '{"description":"CI bot","allowedIps":["127.0.0.0/8"],"permissions":{"@type":"Inherit"}}');
     expect(made.code, made.stderr).toBe(0);
     const created = JSON.parse(made.stdout);
-    expect(created.secret).toMatch(/^API_[A-Za-z0-9_-]{40}$/);
+    expect(created.secret).toMatch(/^API_[0-9A-Za-z]{46}$/);
     expect(made.stderr).toBe('');
 
     const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-cli-'));
@@ -302,7 +302,7 @@ describe('jmap-keys local commands', () => {
       expect(key.code, key.stderr).toBe(0);
       const issued = JSON.parse(key.stdout);
       expect(issued).toMatchObject({ login: 'alice', description: 'first admin key', expiresAt: null });
-      expect(issued.secret).toMatch(/^API_[A-Za-z0-9_-]{40}$/);
+      expect(issued.secret).toMatch(/^API_[0-9A-Za-z]{46}$/);
       expect([noAccount.code, noAccount.stderr]).toEqual([1, 'error: no account "nobody"\n']);
 
       expect((await run(['account', 'passwd', 'bob', '--password', 'bob-password-2'])).code).toBe(0);

@@ -43,7 +43,7 @@ describe('/api/smtp-credentials', () => {
     const made = await rest('POST', '', alice, { name: 'Thunderbird', scopes: ['smtp', 'pop3', 'imap'] });
     expect(made.status).toBe(201);
     expect(made.body).toEqual({ id: expect.any(String), name: 'Thunderbird', createdAt: expect.stringMatching(/Z$/), lastUsedAt: null, isActive: true,
-      scopes: ['smtp', 'pop3', 'imap'], apiKey: expect.stringMatching(/^rm_[A-Za-z0-9_-]{40}$/) });
+      scopes: ['smtp', 'pop3', 'imap'], apiKey: expect.stringMatching(/^rm_[0-9A-Za-z]{46}$/) });
     const list = await rest('GET', '', alice);
     expect(list.body.keys).toEqual([{ id: made.body.id, name: 'Thunderbird', createdAt: made.body.createdAt, lastUsedAt: null, isActive: true, scopes: ['smtp', 'pop3', 'imap'] }]);
     expect(JSON.stringify(list.body)).not.toContain(made.body.apiKey);

@@ -7,7 +7,7 @@ import type { LastUsedRecorder } from './last-used.js';
 import { UNKNOWN_LOGIN_HASH, verifyPassword } from './passwords.js';
 import { effectivePermissions, rolePermissions } from './permissions.js';
 import type { FailureThrottle } from './throttle.js';
-import { parseToken, type TokenHasher, type TokenKind } from './tokens.js';
+import { parseToken, tokenShape, type TokenHasher, type TokenKind } from './tokens.js';
 
 /** Who a request acts as, once authenticated. */
 export interface Principal {
@@ -53,7 +53,7 @@ interface Verified {
   permissions: ReadonlySet<string>;
   /**
    * SHA-256 of the token once it has matched the stored HMAC: the next presentations are compared with this
-   * in constant time (a plain hash is a third of the HMAC's cost; 168 random bits need no key against guessing).
+   * in constant time (a plain hash is a third of the HMAC's cost; 160+ random bits need no key against guessing).
    * Memory only; the database keeps the keyed hash alone.
    */
   seen?: Buffer;
@@ -100,7 +100,8 @@ export class Authenticator {
       if (colon < 0) return this.guessed(refuse(401, 'malformed'), clientIp);
       const login = decoded.slice(0, colon);
       const password = decoded.slice(colon + 1);
-      if (parseToken(password)?.kind === 'appPassword') {
+      // Shaped as an app password (a failing checksum included): refused as a token, never tried as a password.
+      if (tokenShape(password) === 'appPassword') {
         const result = await this.tokenAttempt(password, clientIp, ['appPassword'], usable);
         if (result.ok && !namesAccount(result.principal.account, login)) return refuse(401, 'wrong-user');
         return result;
@@ -173,7 +174,8 @@ export class Authenticator {
 
   /**
    * Verifies a credential token of one of `kinds` (and `usable` for this caller); expiry, IP mask and
-   * `authenticate` are enforced here, and a success is recorded as use.
+   * `authenticate` are enforced here, and a success is recorded as use. A token whose checksum fails is refused
+   * as malformed before any lookup.
    */
   async verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable = () => true): Promise<AuthResult> {
     const parsed = parseToken(token);

@@ -46,7 +46,7 @@ export function addressBucket(address: string | undefined, ipv6Prefix: number): 
  * Failed authentications, counted so that nobody can use them against someone else (a fail2ban in miniature):
  * - account-password failures per (address bucket, login): one login's failures never block another login;
  * - unknown-token guesses per address bucket. A valid token is never refused by the throttle (the caller checks
- *   it first): 168 random bits cannot be guessed, and refusing it would let one guesser lock out everyone
+ *   it first): 160+ random bits cannot be guessed, and refusing it would let one guesser lock out everyone
  *   behind the same address.
  * Past `maxFailures` in a window, that bucket gets 429 with Retry-After until the window ends.
  */

@@ -1,15 +1,25 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 
 /**
- * Credential secrets: `<prefix><locator><secret>` in base64url.
- * The 9-byte locator is public and indexed, so verification is one lookup; the 21-byte secret (168 bits)
- * never leaves the response that creates it. Only HMAC-SHA256(server key, whole token) is stored.
+ * Credential secrets, as spec/secret-format.md publishes them: `<prefix><body><checksum>`.
+ * - body: 40 base62 characters (0-9A-Za-z): a 12-character locator, public and indexed so that verification is one
+ *   lookup, then 28 characters (166 bits) that never leave the response that creates the secret;
+ * - checksum: the CRC32 (IEEE) of everything before it, prefix included, in 6 base62 characters, left-padded with
+ *   '0': a secret scanner (or this server) tells a real secret from a typo or a look-alike offline.
+ * Only HMAC-SHA256(server key, whole token) is stored.
+ * Secrets issued before the checksum, `<prefix><locator 12><secret 28>` in base64url, keep working.
  */
-const LOCATOR_BYTES = 9;
-const SECRET_BYTES = 21;
-const LOCATOR_CHARS = 12; // base64url of 9 bytes
-const SECRET_CHARS = 28; // base64url of 21 bytes
-const BODY = new RegExp(`^[A-Za-z0-9_-]{${LOCATOR_CHARS + SECRET_CHARS}}$`);
+export const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const LOCATOR_CHARS = 12;
+const SECRET_CHARS = 28;
+const BODY_CHARS = LOCATOR_CHARS + SECRET_CHARS;
+const CHECKSUM_CHARS = 6;
+const BODY = new RegExp(`^[0-9A-Za-z]{${BODY_CHARS + CHECKSUM_CHARS}}$`);
+/** The format before the checksum: 9 + 21 random bytes in base64url. */
+const LEGACY_BODY = /^[A-Za-z0-9_-]{40}$/;
+/** The largest multiple of 62 a byte can hold: bytes from here on are dropped, so every character is equally likely. */
+const UNBIASED_LIMIT = 256 - (256 % 62);
 
 export const PREFIXES = { apiKey: 'API_', appPassword: 'rm_' } as const;
 export type TokenKind = keyof typeof PREFIXES;
@@ -20,6 +30,30 @@ export interface IssuedToken {
   hash: Buffer;
 }
 
+/** `n` uniformly random base62 characters (rejection sampling: no modulo bias). */
+function randomBase62(n: number): string {
+  let out = '';
+  while (out.length < n) {
+    // One call for most tokens: each randomBytes call costs about 3.5 µs, more than the rest of issuing a key.
+    for (const byte of randomBytes(n - out.length + 8)) {
+      if (byte < UNBIASED_LIMIT) out += BASE62[byte % 62];
+      if (out.length === n) break;
+    }
+  }
+  return out;
+}
+
+/** The 6-character checksum of `text`: its CRC32 in base62, most significant digit first, left-padded with '0'. */
+export function checksum(text: string): string {
+  let n = crc32(text);
+  let out = '';
+  for (let i = 0; i < CHECKSUM_CHARS; i++) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
+}
+
 export class TokenHasher {
   constructor(private readonly key: Buffer) {}
 
@@ -28,11 +62,10 @@ export class TokenHasher {
   }
 
   issue(kind: TokenKind): IssuedToken {
-    // One call for both parts: each randomBytes call costs about 3.5 µs, more than the rest of issuing a key.
-    const bytes = randomBytes(LOCATOR_BYTES + SECRET_BYTES);
-    const locator = bytes.subarray(0, LOCATOR_BYTES).toString('base64url');
-    const token = `${PREFIXES[kind]}${locator}${bytes.subarray(LOCATOR_BYTES).toString('base64url')}`;
-    return { token, locator, hash: this.hash(token) };
+    const body = randomBase62(BODY_CHARS);
+    const unchecked = `${PREFIXES[kind]}${body}`;
+    const token = `${unchecked}${checksum(unchecked)}`;
+    return { token, locator: body.slice(0, LOCATOR_CHARS), hash: this.hash(token) };
   }
 
   /** Constant-time comparison of a presented token with a stored hash. */
@@ -42,14 +75,33 @@ export class TokenHasher {
   }
 }
 
-/** Splits a presented token into kind and locator; undefined when it has no valid shape. */
-export function parseToken(token: string): { kind: TokenKind; locator: string } | undefined {
+/** The kind whose prefix the token carries, and the rest of it. */
+function split(token: string): { kind: TokenKind; body: string } | undefined {
   for (const kind of Object.keys(PREFIXES) as TokenKind[]) {
-    const prefix = PREFIXES[kind];
-    if (token.startsWith(prefix)) {
-      const body = token.slice(prefix.length);
-      return BODY.test(body) ? { kind, locator: body.slice(0, LOCATOR_CHARS) } : undefined;
-    }
+    if (token.startsWith(PREFIXES[kind])) return { kind, body: token.slice(PREFIXES[kind].length) };
   }
   return undefined;
+}
+
+/**
+ * The kind of credential this string is shaped as (prefix, length and alphabet of either format), checksum not
+ * checked: what tells an app password from an account password inside HTTP Basic.
+ */
+export function tokenShape(token: string): TokenKind | undefined {
+  const parts = split(token);
+  return parts && (BODY.test(parts.body) || LEGACY_BODY.test(parts.body)) ? parts.kind : undefined;
+}
+
+/**
+ * Splits a presented token into kind and locator; undefined when it has no valid shape or its checksum fails, so
+ * a mistyped or made-up token is refused without a lookup.
+ */
+export function parseToken(token: string): { kind: TokenKind; locator: string } | undefined {
+  const parts = split(token);
+  if (!parts) return undefined;
+  const { kind, body } = parts;
+  if (LEGACY_BODY.test(body)) return { kind, locator: body.slice(0, LOCATOR_CHARS) };
+  if (!BODY.test(body)) return undefined;
+  const cut = token.length - CHECKSUM_CHARS;
+  return checksum(token.slice(0, cut)) === token.slice(cut) ? { kind, locator: body.slice(0, LOCATOR_CHARS) } : undefined;
 }

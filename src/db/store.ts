@@ -59,11 +59,11 @@ export interface ChangeRow {
 }
 
 export type AuditType =
-  | 'credential.created' | 'credential.updated' | 'credential.rotated' | 'credential.destroyed'
+  | 'credential.created' | 'credential.updated' | 'credential.rotated' | 'credential.destroyed' | 'credential.leaked'
   | 'account.created' | 'account.passwordChanged' | 'account.deleted'
   | 'web.signIn' | 'web.signOut';
 export const AUDIT_TYPES: readonly AuditType[] = [
-  'credential.created', 'credential.updated', 'credential.rotated', 'credential.destroyed',
+  'credential.created', 'credential.updated', 'credential.rotated', 'credential.destroyed', 'credential.leaked',
   'account.created', 'account.passwordChanged', 'account.deleted', 'web.signIn', 'web.signOut',
 ];
 

@@ -17,7 +17,7 @@ const DEFAULT_SCOPES = new Set(['smtp', 'imap']);
 /** The audit event types in words (the Activity view's filter; app.js shows the same words). */
 const EVENT_NAMES: Record<string, string> = {
   'credential.created': 'Credential created', 'credential.updated': 'Credential changed', 'credential.rotated': 'App password rotated',
-  'credential.destroyed': 'Credential revoked', 'account.created': 'Account created', 'account.passwordChanged': 'Password changed',
+  'credential.destroyed': 'Credential revoked', 'credential.leaked': 'Reported leaked, revoked', 'account.created': 'Account created', 'account.passwordChanged': 'Password changed',
   'account.deleted': 'Account deleted', 'web.signIn': 'Signed in', 'web.signOut': 'Signed out',
 };
 const PLATFORM_NAMES: Record<string, string> = { ios: 'iPhone / iPad', android: 'Android', windows: 'Windows', macos: 'macOS', web: 'Web' };

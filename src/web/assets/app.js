@@ -923,16 +923,17 @@ $('#secret-dialog').addEventListener('close', () => {
 
 const EVENT_NAMES = {
   'credential.created': 'Credential created', 'credential.updated': 'Credential changed', 'credential.rotated': 'App password rotated',
-  'credential.destroyed': 'Credential revoked', 'account.created': 'Account created', 'account.passwordChanged': 'Password changed',
+  'credential.destroyed': 'Credential revoked', 'credential.leaked': 'Reported leaked, revoked', 'account.created': 'Account created', 'account.passwordChanged': 'Password changed',
   'account.deleted': 'Account deleted', 'web.signIn': 'Signed in', 'web.signOut': 'Signed out',
 };
-const VIA_NAMES = { jmap: 'JMAP', rest: 'REST', web: 'web page', cli: 'command line', server: 'server' };
+const VIA_NAMES = { jmap: 'JMAP', rest: 'REST', web: 'web page', cli: 'command line', server: 'server', 'leak-report': 'leak report' };
 const ACTIVITY_LIMIT = 200;
 
 function eventChanges(e) {
   const d = e.details ?? {};
   if (e.type === 'credential.updated') return Object.keys(d).join(', ');
   if (e.type === 'credential.rotated') return `replaces ${d.previousId}`;
+  if (e.type === 'credential.leaked') return d.url ? `found at ${d.url}` : 'reported leaked';
   return '';
 }
 
