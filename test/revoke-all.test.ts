@@ -116,6 +116,29 @@ describe('x:ApiKey/revokeAll and x:AppPassword/revokeAll', () => {
   });
 });
 
+describe('internal credentials', () => {
+  it('a caller without internal can neither rotate nor revoke-all them: they are kept and listed', async () => {
+    const admin = basic('admin', s.adminPassword);
+    const res = await fetch(`${s.url}/api/smtp-credentials`, { method: 'POST', headers: { Authorization: admin, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'dovecot', scopes: ['internal'] }) });
+    expect(res.status).toBe(201);
+    const internal = await res.json() as { id: string; apiKey: string };
+    const plain = await fetch(`${s.url}/api/smtp-credentials`, { method: 'POST', headers: { Authorization: admin, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'phone', scopes: ['imap'] }) }).then((r) => r.json()) as { id: string };
+    // An admin key that is not Inherit and has no internal scope does not hold internal.
+    const made = await api(s.url, admin, [['x:ApiKey/set', { create: { k: { description: 'narrow', permissions: { '@type': 'Disable', permissions: ['emailSend'] } } } }, 's']]);
+    const narrow = made.body.methodResponses[0][1].created.k as { secret: string };
+    const rotate = await api(s.url, bearer(narrow.secret), [['x:AppPassword/rotate', { id: internal.id, graceSeconds: 60 }, 'r']]);
+    expect(rotate.body.methodResponses[0]).toEqual(['error', { type: 'forbidden', description: expect.stringMatching(/internal scope/) }, 'r']);
+    const restRotate = await fetch(`${s.url}/api/smtp-credentials/${internal.id}/rotate`, { method: 'POST', headers: { Authorization: bearer(narrow.secret) } });
+    expect(restRotate.status).toBe(403);
+    const all = await api(s.url, bearer(narrow.secret), [['x:AppPassword/revokeAll', {}, 'r']]);
+    expect(all.body.methodResponses[0][1]).toMatchObject({ destroyed: [plain.id], notDestroyed: { [internal.id]: { type: 'forbidden' } } });
+    expect((await s.services.authenticator.verifyToken(internal.apiKey, '127.0.0.1', ['appPassword'])).ok).toBe(true);
+    // The administrator's password holds internal: then it goes too.
+    const full = await api(s.url, admin, [['x:AppPassword/revokeAll', {}, 'r']]);
+    expect(full.body.methodResponses[0][1]).toMatchObject({ destroyed: [internal.id], notDestroyed: {} });
+  });
+});
+
 describe('the CLI and password changes', () => {
   const env = () => cleanEnv({ ...s.storeEnv, JMAP_KEYS_URL: s.url });
 
