@@ -7,6 +7,7 @@ import { TokenHasher } from './auth/tokens.js';
 import { WebSessions } from './auth/web-sessions.js';
 import type { Config } from './config.js';
 import { credentialType, STALWART_CAPABILITY } from './credentials/jmap-type.js';
+import { registerCredentialMethods } from './credentials/jmap-methods.js';
 import { openStore } from './db/open.js';
 import { StoreUnavailableError, type Store } from './db/store.js';
 import { Metrics } from './http/metrics.js';
@@ -90,14 +91,18 @@ export async function createServices(config: Config, log: Logger = silentLogger)
     log.error({ method, ...errorFields(err) }, err instanceof StoreUnavailableError ? 'store unavailable' : 'method failed');
   }, (err) => err instanceof StoreUnavailableError);
   jmap.addCapability(STALWART_CAPABILITY);
-  registerStandardMethods(jmap, credentialType({
-    kind: 'apiKey', name: 'x:ApiKey', permissionPrefix: 'sysApiKey', noun: 'API keys',
-    quota: config.maxKeysPerAccount, store, hasher, withScopes: false,
-  }));
-  registerStandardMethods(jmap, credentialType({
+  const apiKeys = {
+    kind: 'apiKey', name: 'x:ApiKey', permissionPrefix: 'sysApiKey', noun: 'API keys', quota: config.maxKeysPerAccount, store, hasher,
+  } as const;
+  const appPasswords = {
     kind: 'appPassword', name: 'x:AppPassword', permissionPrefix: 'sysAppPassword', noun: 'app passwords',
-    quota: config.maxAppPasswordsPerAccount, store, hasher, withScopes: true,
-  }));
+    quota: config.maxAppPasswordsPerAccount, store, hasher,
+  } as const;
+  registerStandardMethods(jmap, credentialType({ ...apiKeys, withScopes: false }));
+  registerStandardMethods(jmap, credentialType({ ...appPasswords, withScopes: true }));
+  // x:…/rotate and x:…/revokeAll (src/credentials/jmap-methods.ts).
+  registerCredentialMethods(jmap, apiKeys);
+  registerCredentialMethods(jmap, appPasswords);
   registerAuditMethods(jmap, store);
   const pruner = new AuditPruner(store, config.auditRetentionDays, log);
   pruner.start();

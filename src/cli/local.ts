@@ -7,10 +7,12 @@ import { openStore } from '../db/open.js';
 import type { AccountRow, Role, Store } from '../db/store.js';
 import { audit, CLI_ACTOR } from '../audit/record.js';
 import { issueAccountKey } from '../credentials/issue.js';
+import { revokeAll } from '../credentials/revoke-all.js';
 import { checkedServerSecret } from '../secret.js';
 import { encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds, parseUtcDate } from '../util/utcdate.js';
 import { CliError, EXIT, UsageError } from './errors.js';
+import { parseKinds, plural } from './lifecycle.js';
 import { json, renderTable, type Output } from './output.js';
 
 /**
@@ -138,17 +140,22 @@ export async function accountEmail(env: NodeJS.ProcessEnv, flags: LocalFlags, lo
   });
 }
 
-export async function accountPasswd(env: NodeJS.ProcessEnv, flags: LocalFlags & { password?: string }, login: string, out: Output): Promise<void> {
+export async function accountPasswd(env: NodeJS.ProcessEnv, flags: LocalFlags & { password?: string; revokeCredentials?: boolean }, login: string, out: Output): Promise<void> {
   const given = checkPassword(flags.password);
   const password = given ?? generatePassword();
   const passwordHash = await hashPassword(password);
   await withStore(env, flags, true, async (store) => {
     const account = await requireAccount(store, login);
-    await store.transaction(async (tx) => {
+    // The new password and, with --revoke-credentials, the end of every API key and app password: one transaction.
+    const revoked = await store.transaction(async (tx) => {
       await tx.setAccountPassword(account.id, passwordHash);
-      await audit(tx, { type: 'account.passwordChanged', accountId: account.id, details: { login } }, CLI_ACTOR);
+      await audit(tx, { type: 'account.passwordChanged', accountId: account.id, details: { login, ...(flags.revokeCredentials ? { revokeCredentials: true } : {}) } }, CLI_ACTOR);
+      if (!flags.revokeCredentials) return undefined;
+      const options = { accountId: account.id, reason: 'passwordChange', internal: true, spare: null, actor: CLI_ACTOR } as const;
+      return [(await revokeAll(tx, { ...options, kind: 'apiKey' })).revoked.length, (await revokeAll(tx, { ...options, kind: 'appPassword' })).revoked.length];
     });
     out.out(`Changed the password of ${login}`);
+    if (revoked) out.out(`Revoked ${revoked[0]} API key${revoked[0] === 1 ? '' : 's'} and ${revoked[1]} app password${revoked[1] === 1 ? '' : 's'}`);
     if (given === undefined) {
       out.out(`Password: ${password}`);
       out.err('The password is shown only once: store it now.');
@@ -200,6 +207,19 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
     out.out(`Created ApiKey ${id} for ${account.login}`);
     out.out(`Secret: ${issued.token}`);
     out.err('The secret is shown only once: store it now.');
+  });
+}
+
+/** `revoke-all KIND --login LOGIN`: every credential of the type of `login`, `internal` ones included (the database's operator may). */
+export async function revokeAllLocal(env: NodeJS.ProcessEnv, flags: LocalFlags & { login: string; json?: boolean }, kinds: string, out: Output): Promise<void> {
+  const { kind, noun } = parseKinds(kinds);
+  await withStore(env, flags, true, async (store) => {
+    const account = await store.accountByLogin(flags.login);
+    if (!account) throw new CliError(`no account "${flags.login}"`, EXIT.failed);
+    const done = await store.transaction((tx) => revokeAll(tx, { accountId: account.id, kind, reason: 'revokeAll', internal: true, spare: null, actor: CLI_ACTOR }));
+    const ids = done.revoked.map((r) => encodeId(r.id));
+    if (flags.json) out.out(json({ login: account.login, destroyed: ids }));
+    else out.out(`Revoked ${plural(ids.length, noun)} of ${account.login}${ids.length > 0 ? ` (${ids.join(', ')})` : ''}`);
   });
 }
 

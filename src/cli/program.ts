@@ -34,6 +34,7 @@ const collect = (value: string, previous: string[] | undefined) => [...(previous
 /** The local commands pull in the server and SQLite: loaded only when one of them runs. */
 const local = () => import('./local.js');
 const operations = () => import('./operations.js');
+const lifecycle = () => import('./lifecycle.js');
 
 function parseRole(value: string): Role {
   if (value !== 'admin' && value !== 'user') throw new UsageError(`--role ${value}: must be admin or user`);
@@ -177,6 +178,50 @@ ${REMOTE_HELP}`)
       await queryRecords(await connect(cmd), spec, { filter, sort, fields, asJson: opts.json === true }, out);
     });
 
+  remoteOptions(program.command('rotate')
+    .description('issue a new secret for a credential (same description, rights and limits); the old one is revoked, or kept for --grace')
+    .argument('<object>', OBJECT_HELP)
+    .argument('<id>', 'record id')
+    .option('--grace <duration>', 'keep the old secret working this long (never past its own expiry): 30m, 1h, 7d; at most 7d', '0')
+    .option('--json', 'print JSON'))
+    .addHelpText('after', `
+Examples:
+  jmap-keys rotate api-key b --grace 1h
+  jmap-keys rotate app-password c
+${REMOTE_HELP}`)
+    .action(async (object: string, id: string, opts: { grace?: string; json?: boolean }, cmd: Command) => {
+      const spec = resolveObject(object);
+      const { graceFlag, rotateRecord } = await lifecycle();
+      const grace = graceFlag(opts.grace);
+      await rotateRecord(await connect(cmd), spec, id, grace, opts.json === true, out);
+    });
+
+  localOptions(remoteOptions(program.command('revoke-all')
+    .description('revoke every API key or app password of an account: with --login on the database (no server needed), else over JMAP on the authenticated account')
+    .argument('<kind>', 'api-keys or app-passwords')
+    .option('--login <login>', 'the account, on the database itself (local; internal credentials too)')
+    .option('--include-current', 'remote: revoke the API key this command authenticates with too (kept otherwise)')
+    .option('--json', 'print JSON')))
+    .addHelpText('after', `
+Examples:
+  jmap-keys revoke-all app-passwords --login alice
+  jmap-keys revoke-all api-keys --url https://keys.example.com --api-key API_...
+${REMOTE_HELP}`)
+    .action(async (kind: string, opts: LocalFlags & RemoteFlags & { login?: string; includeCurrent?: boolean; json?: boolean }, cmd: Command) => {
+      const { parseKinds, revokeAllRemote } = await lifecycle();
+      parseKinds(kind);
+      if (opts.login !== undefined) {
+        const remote = remoteFlags(cmd);
+        if (remote.url !== undefined || remote.apiKey !== undefined || remote.user !== undefined || opts.includeCurrent) {
+          throw new UsageError('--login works on the database itself: it takes no --url, --api-key, --user or --include-current');
+        }
+        await (await local()).revokeAllLocal(env, { ...opts, login: opts.login }, kind, out);
+        return;
+      }
+      if (opts.data !== undefined || opts.db !== undefined) throw new UsageError('--data and --db go with --login (the local form)');
+      await revokeAllRemote(await connect(cmd), kind, opts.includeCurrent === true, opts.json === true, out);
+    });
+
   // Local commands: the database itself, no server needed.
   program.command('serve')
     .description('start the server (as npm start); any setting as --name value, e.g. --port 8080 --data ./data')
@@ -213,8 +258,9 @@ ${REMOTE_HELP}`)
   localOptions(account.command('passwd')
     .description('set an account password; without --password one is generated and printed once')
     .argument('<login>', 'login name')
-    .option('--password <password>', 'the new password (at least 8 characters)'))
-    .action(async (login: string, opts: LocalFlags & { password?: string }) => {
+    .option('--password <password>', 'the new password (at least 8 characters)')
+    .option('--revoke-credentials', 'also revoke every API key and app password of the account (internal ones too), in the same transaction'))
+    .action(async (login: string, opts: LocalFlags & { password?: string; revokeCredentials?: boolean }) => {
       await (await local()).accountPasswd(env, opts, login, out);
     });
   localOptions(account.command('delete')

@@ -1,10 +1,11 @@
-import { audit, auditedCredential } from '../audit/record.js';
+import { auditedCredential } from '../audit/record.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { TokenHasher } from '../auth/tokens.js';
 import { OVER_QUOTA, type CredentialRow, type NewCredential, type Store, type StoreOps } from '../db/store.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { formatUtcDate, nowSeconds } from '../util/utcdate.js';
 import { describeUngrantable, INTERNAL_REFUSED, restrictionsOf, ungrantable, widerThanCaller } from './policy.js';
+import { rotateCredential } from './rotate.js';
 import { scopePermissions, scopesOf, type Scope } from './scopes.js';
 
 /** An app password as the REST face shows it (the SMTP Credentials API shape README.md shows, plus platform and deviceId for mobile keys). */
@@ -20,7 +21,7 @@ export interface RestKey {
   deviceId?: string;
 }
 
-export type Refusal = { status: 403; error: 'forbidden' | 'over_quota'; message: string };
+export type Refusal = { status: 403; error: 'forbidden' | 'over_quota'; message: string } | { status: 404; error: 'not_found'; message: string };
 
 export function toRestKey(row: CredentialRow, account: { role: 'admin' | 'user' }, now = nowSeconds()): RestKey {
   const key: RestKey = {
@@ -70,21 +71,20 @@ export class AppPasswords {
     }));
   }
 
-  /** New secret, same name, scopes and restrictions; the old one revoked in the same transaction. */
-  async rotate(principal: Principal, old: CredentialRow): Promise<Refusal | { key: RestKey; token: string }> {
-    const bounds = restrictionsOf(principal);
-    if (old.scopes?.includes('internal') && !bounds.internal) return { status: 403, error: 'forbidden', message: INTERNAL_REFUSED };
-    const wider = widerThanCaller(bounds, old);
-    if (wider) return { status: 403, error: 'forbidden', message: wider.description };
-    return this.store.transaction(async (tx) => {
-      const result = await this.issue(tx, principal, {
-        accountId: old.accountId, kind: 'appPassword', description: old.description, expiresAt: old.expiresAt,
-        permissionsMode: old.permissionsMode, permissions: old.permissions, allowedIps: old.allowedIps,
-        scopes: old.scopes, platform: old.platform, deviceId: old.deviceId,
-      }, 1, old.id);
-      if ('key' in result) await tx.deleteCredential(old.accountId, 'appPassword', old.id);
-      return result;
-    });
+  /**
+   * New secret, same name, scopes and restrictions (src/credentials/rotate.ts): the old one revoked in the same
+   * transaction, or with `graceSeconds` kept working until min(now + grace, its own expiry).
+   */
+  async rotate(principal: Principal, old: CredentialRow, graceSeconds = 0): Promise<Refusal | { key: RestKey; token: string; previousId: string; previousExpiresAt: string }> {
+    const done = await this.store.transaction((tx) => rotateCredential(tx, {
+      hasher: this.hasher, quota: this.quota, noun: 'app passwords', caller: { permissions: principal.permissions, restrictions: restrictionsOf(principal) },
+      accountId: old.accountId, kind: 'appPassword', id: old.id, graceSeconds,
+    }));
+    if ('refused' in done) {
+      return done.refused === 'notFound' ? { status: 404, error: 'not_found', message: 'No such key' }
+        : { status: 403, error: done.refused === 'overQuota' ? 'over_quota' : 'forbidden', message: done.description };
+    }
+    return { key: toRestKey(done.row, principal.account), token: done.token, previousId: encodeId(done.previousId), previousExpiresAt: formatUtcDate(done.previousExpiresAt) };
   }
 
   async revoke(principal: Principal, row: CredentialRow): Promise<Refusal | boolean> {
@@ -96,15 +96,14 @@ export class AppPasswords {
     });
   }
 
-  /** Issues a credential and records it (as a rotation of `rotates` when given); run inside a transaction. */
-  private async issue(store: StoreOps, principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>, replacing = 0, rotates?: number): Promise<Refusal | { key: RestKey; token: string }> {
+  /** Issues a credential and records it; run inside a transaction. */
+  private async issue(store: StoreOps, principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>): Promise<Refusal | { key: RestKey; token: string }> {
     const missing = await ungrantable(store, principal.permissions, base.accountId, base.permissionsMode, base.permissions);
     if (missing.length > 0) return { status: 403, error: 'forbidden', message: describeUngrantable(missing) };
     const issued = this.hasher.issue('appPassword');
-    const row = await store.insertCredential({ ...base, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds() }, this.quota, replacing);
+    const row = await store.insertCredential({ ...base, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds() }, this.quota);
     if (row === OVER_QUOTA) return { status: 403, error: 'over_quota', message: `You have exceeded your quota of ${this.quota} app passwords.` };
-    if (rotates === undefined) await auditedCredential(store, row, 'credential.created');
-    else await audit(store, { type: 'credential.rotated', accountId: row.accountId, credentialId: row.id, credentialKind: row.kind, details: { description: row.description, previousId: encodeId(rotates) } });
+    await auditedCredential(store, row, 'credential.created');
     return { key: toRestKey(row, principal.account), token: issued.token };
   }
 }

@@ -6,7 +6,9 @@ export type MethodErrorType =
   | 'invalidResultReference' | 'forbidden' | 'accountNotFound' | 'accountNotSupportedByMethod' | 'accountReadOnly'
   | 'requestTooLarge' | 'stateMismatch' | 'cannotCalculateChanges' | 'tooManyChanges'
   | 'anchorNotFound' | 'unsupportedFilter' | 'unsupportedSort'
-  | 'fromAccountNotFound' | 'fromAccountNotSupportedByMethod';
+  | 'fromAccountNotFound' | 'fromAccountNotSupportedByMethod'
+  // Of methods that act on one record outside /set (RFC 8620 §3.6.2 lets a method define its own).
+  | 'notFound' | 'overQuota';
 
 /** A method-level error (RFC 8620 §3.6.2): becomes ["error", {type, description}, callId]. */
 export class MethodError extends Error {

@@ -16,7 +16,7 @@ const SCOPE_HELP: Record<string, string> = {
 const DEFAULT_SCOPES = new Set(['smtp', 'imap']);
 /** The audit event types in words (the Activity view's filter; app.js shows the same words). */
 const EVENT_NAMES: Record<string, string> = {
-  'credential.created': 'Credential created', 'credential.updated': 'Credential changed', 'credential.rotated': 'App password rotated',
+  'credential.created': 'Credential created', 'credential.updated': 'Credential changed', 'credential.rotated': 'Credential rotated',
   'credential.destroyed': 'Credential revoked', 'credential.leaked': 'Reported leaked, revoked', 'account.created': 'Account created', 'account.passwordChanged': 'Password changed',
   'account.deleted': 'Account deleted', 'web.signIn': 'Signed in', 'web.signOut': 'Signed out',
 };
@@ -269,11 +269,22 @@ const SecretDialog: FC = () => (
   </dialog>
 );
 
+/** The rotate dialog's choices of overlap, in seconds. */
+const GRACE_CHOICES: readonly [number, string][] = [[0, 'No: stop it now'], [3600, 'For 1 hour'], [86400, 'For 1 day'], [604800, 'For 7 days']];
+
 const ConfirmDialog: FC = () => (
   <dialog id="confirm-dialog" aria-labelledby="confirm-title" aria-describedby="confirm-text">
     <form id="confirm-form" novalidate>
       <h2 id="confirm-title">Revoke?</h2>
       <p id="confirm-text"></p>
+      {/* Rotations only: how long the old secret keeps working (graceSeconds). */}
+      <div class="field" id="confirm-grace-field" hidden>
+        <label for="confirm-grace">The old secret keeps working</label>
+        <select id="confirm-grace" name="grace">
+          {GRACE_CHOICES.map(([seconds, label]) => <option value={String(seconds)}>{label}</option>)}
+        </select>
+        <p class="hint">Never past its own expiry. Meanwhile both count toward your limit of credentials.</p>
+      </div>
       <p class="alert" id="confirm-error" role="alert" hidden></p>
       <DialogButtons submitId="confirm-ok" submitLabel="Revoke" danger />
     </form>
@@ -285,7 +296,7 @@ const PasswordDialog: FC<{ login: string }> = ({ login }) => (
   <dialog id="password-dialog" aria-labelledby="password-title">
     <form id="password-form" novalidate>
       <h2 id="password-title">Change your password</h2>
-      <p class="muted small">Your other sign-ins end; this one continues. App passwords and API keys are not affected.</p>
+      <p class="muted small">Your other sign-ins end; this one continues. App passwords and API keys keep working unless you tick the box below.</p>
       <p class="alert" id="password-error" role="alert" hidden></p>
       <input type="text" name="username" value={login} autocomplete="username" hidden readonly />
       <div class="field">
@@ -302,6 +313,9 @@ const PasswordDialog: FC<{ login: string }> = ({ login }) => (
         <label for="password-new-2">New password again</label>
         <input type="password" id="password-new-2" name="repeat" data-field="repeat" autocomplete="new-password" aria-describedby="password-repeat-error" />
         <FieldError id="password-repeat-error" />
+      </div>
+      <div class="field">
+        <label class="check"><input type="checkbox" id="password-revoke" name="revokeCredentials" /> Also revoke all my API keys and app passwords (if the password may have leaked)</label>
       </div>
       <DialogButtons submitId="password-submit" submitLabel="Change password" />
     </form>
@@ -351,7 +365,10 @@ export const AppPage: FC<AppPageProps> = ({ login, mailUser, isAdmin, csrf, own,
             <h1>API Keys</h1>
             <p class="muted">Manage API keys for programmatic access (<code>Authorization: Bearer API_…</code>).</p>
           </div>
-          <button type="button" class="primary" id="key-new">Create API key</button>
+          <div class="buttons">
+            <button type="button" class="primary" id="key-new">Create API key</button>
+            <button type="button" class="danger-text" id="key-revoke-all">Revoke all</button>
+          </div>
         </div>
         <Filter prefix="key" noun="API keys" />
         <p class="status" id="key-status" role="status"></p>
@@ -367,6 +384,7 @@ export const AppPage: FC<AppPageProps> = ({ login, mailUser, isAdmin, csrf, own,
           <div class="buttons">
             <button type="button" class="primary" id="app-new">Create app password</button>
             <button type="button" id="mobile-new">Add a phone or tablet</button>
+            <button type="button" class="danger-text" id="app-revoke-all">Revoke all</button>
           </div>
         </div>
         <details class="connection" open>

@@ -14,6 +14,7 @@ import { noteAuth } from '../http/request-context.js';
 import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
 import { mailUsername } from '../auth/identity.js';
 import { hashPassword } from '../auth/passwords.js';
+import { revokeAll } from '../credentials/revoke-all.js';
 import { rolePermissions } from '../auth/permissions.js';
 import type { Services } from '../services.js';
 import { AppPage, SignInPage, type SignInProps } from './pages.js';
@@ -214,7 +215,10 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     if (!csrfMatches(c, session)) return c.json({ error: 'forbidden', message: `Send the ${CSRF_HEADER} header` }, 403);
     const body = parseJsonObject(text);
     if (!body) return c.json({ error: 'invalid_json', message: 'The body must be a JSON object with currentPassword and newPassword' }, 400);
-    const { currentPassword, newPassword } = body;
+    const { currentPassword, newPassword, revokeCredentials } = body;
+    if (revokeCredentials !== undefined && typeof revokeCredentials !== 'boolean') {
+      return c.json({ error: 'invalid_request', message: 'revokeCredentials must be true or false.', field: 'revokeCredentials' }, 400);
+    }
     if (typeof currentPassword !== 'string' || currentPassword === '') return c.json({ error: 'invalid_request', message: 'Enter your current password.', field: 'currentPassword' }, 400);
     if (typeof newPassword !== 'string' || newPassword.length < MIN_PASSWORD || newPassword.length > 1000) {
       return c.json({ error: 'invalid_request', message: `The new password needs ${MIN_PASSWORD} to 1000 characters.`, field: 'newPassword' }, 400);
@@ -231,12 +235,24 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     if (!checked.ok || checked.principal.credential !== null || checked.principal.account.id !== account.id) {
       return c.json({ error: 'invalid_request', message: 'That is not your current password.', field: 'currentPassword' }, 400);
     }
-    await services.store.setAccountPassword(account.id, await hashPassword(newPassword));
+    const passwordHash = await hashPassword(newPassword);
+    const actor: Actor = { accountId: account.id, credentialId: null, clientAddress: clientIp(c, services.config.trustedProxies) ?? null, via: 'web' };
+    // The new password and, when asked, the end of every API key and app password: one transaction. The page's
+    // cookie is no credential, so the page goes on working; `internal` ones stay unless the account is an admin.
+    const revoked = await services.store.transaction(async (tx) => {
+      await tx.setAccountPassword(account.id, passwordHash);
+      await audit(tx, { type: 'account.passwordChanged', accountId: account.id, details: { login: account.login, revokeCredentials: revokeCredentials === true } }, actor);
+      if (revokeCredentials !== true) return undefined;
+      const options = { accountId: account.id, reason: 'passwordChange', internal: account.role === 'admin', spare: null, actor } as const;
+      const apiKeys = await revokeAll(tx, { ...options, kind: 'apiKey' });
+      const appPasswords = await revokeAll(tx, { ...options, kind: 'appPassword' });
+      return { apiKeys: apiKeys.revoked.length, appPasswords: appPasswords.revoked.length, kept: apiKeys.kept.length + appPasswords.kept.length };
+    });
     const updated = await services.store.accountById(account.id);
     if (!updated) return c.json({ error: 'unauthorized', message: 'Your account no longer exists.' }, 401);
     const issued = await sessions.issue(updated);
     setSessionCookie(c, issued);
-    return c.json({ csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });
+    return c.json({ csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString(), ...(revoked ? { revoked } : {}) });
   });
 
   /** The page renews its JWT while in use, up to the absolute limit of a sign-in. */

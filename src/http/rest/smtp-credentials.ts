@@ -7,6 +7,7 @@ import type { AccountRow } from '../../db/store.js';
 import { AppPasswords, toRestKey } from '../../credentials/app-passwords.js';
 import { LIMITS } from '../../credentials/contract.js';
 import { MAX_ALLOWED_IPS } from '../../credentials/validate.js';
+import { MAX_GRACE_SECONDS } from '../../credentials/rotate.js';
 import { parseUtcDate } from '../../util/utcdate.js';
 import { MOBILE_SCOPES, PLATFORMS, SCOPES } from '../../credentials/scopes.js';
 import type { Services } from '../../services.js';
@@ -40,6 +41,15 @@ const CreateBody = v.strictObject({
     ), 'allowedIps must be an array'),
     v.maxLength(MAX_ALLOWED_IPS, `allowedIps holds at most ${MAX_ALLOWED_IPS} masks`),
   )),
+});
+/** POST …/rotate: an optional body; without one (or without graceSeconds) the old secret is revoked at once. */
+const RotateBody = v.strictObject({
+  graceSeconds: v.optional(v.pipe(
+    v.number('graceSeconds must be a number of seconds'),
+    v.safeInteger('graceSeconds must be a whole number of seconds'),
+    v.minValue(0, `graceSeconds must be from 0 to ${MAX_GRACE_SECONDS}`),
+    v.maxValue(MAX_GRACE_SECONDS, `graceSeconds must be from 0 to ${MAX_GRACE_SECONDS} (7 days)`),
+  ), 0),
 });
 const MobileBody = v.strictObject({
   name: Name,
@@ -89,10 +99,12 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const need = (c: Context<AppEnv>, ...perms: string[]) => perms.every((p) => c.var.principal.permissions.has(p));
   const denied = (c: Context) => restError(c, 403, 'forbidden', 'This credential may not manage app passwords');
 
-  async function body<S extends v.GenericSchema>(c: Context, schema: S): Promise<{ ok: true; value: v.InferOutput<S> } | { ok: false; res: Response }> {
+  /** The body checked against `schema`; an empty body counts as `{}` when `optional`. */
+  async function body<S extends v.GenericSchema>(c: Context, schema: S, optional = false): Promise<{ ok: true; value: v.InferOutput<S> } | { ok: false; res: Response }> {
     // Capped before it is read any further: a key's JSON is a few hundred bytes.
     const bytes = await readBody(c, MAX_REST_BODY);
     if (!bytes) return { ok: false, res: restError(c, 413, 'too_large', `The body is larger than ${MAX_REST_BODY} bytes`) };
+    if (optional && bytes.byteLength === 0) return { ok: true, value: v.parse(schema, {}) };
     let text: string;
     try {
       text = strictUtf8.decode(bytes);
@@ -193,9 +205,11 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     if (!need(c, 'sysAppPasswordCreate', 'sysAppPasswordDestroy')) return denied(c);
     const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
     if (!row) return notFound(c);
-    const made = await passwords.rotate(c.var.principal, row);
+    const parsed = await body(c, RotateBody, true);
+    if (!parsed.ok) return parsed.res;
+    const made = await passwords.rotate(c.var.principal, row, parsed.value.graceSeconds);
     if ('error' in made) return restError(c, made.status, made.error, made.message);
-    return c.json({ ...made.key, apiKey: made.token }, 200);
+    return c.json({ ...made.key, apiKey: made.token, previousId: made.previousId, previousExpiresAt: made.previousExpiresAt }, 200);
   });
 
   // Thunderbird autoconfig: public by design, names servers only, never a secret.

@@ -93,6 +93,8 @@ const dateCell = (utc, empty) => (utc
   ? h('time', { datetime: utc, title: utc }, dateTime.format(new Date(utc)))
   : h('span', { class: 'never' }, empty));
 
+const formatDate = (utc) => (utc ? dateTime.format(new Date(utc)) : '');
+
 const isExpired = (item) => item.expiresAt !== null && new Date(item.expiresAt).getTime() <= Date.now();
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -307,6 +309,7 @@ function keyRow(key) {
     h('td', { 'data-label': 'Last used' }, dateCell(key.lastUsedAt, 'Never')),
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('apiKey', key) }, 'Edit'),
+      h('button', { type: 'button', class: 'small', 'aria-label': `Rotate ${label}`, onclick: () => rotateKey(key) }, 'Rotate'),
       h('button', { type: 'button', class: 'small', 'aria-label': `Activity of ${label}`, onclick: () => showActivity(key) }, 'Activity'),
       h('button', { type: 'button', class: 'small danger-text', 'aria-label': `Revoke ${label}`, onclick: () => revokeKey(key) }, 'Revoke')));
 }
@@ -674,13 +677,16 @@ $('#key-new').addEventListener('click', () => openCredDialog('apiKey'));
 
 let confirmAction = null;
 
-function askConfirm({ title, text, ok, action }) {
+/** `grace`: a rotation, which offers how long the old secret keeps working (passed to the action in seconds). */
+function askConfirm({ title, text, ok, action, grace = false }) {
   const form = $('#confirm-form');
   clearErrors(form);
   $('#confirm-title').textContent = title;
   $('#confirm-text').textContent = text;
   $('#confirm-ok').textContent = ok;
-  confirmAction = action;
+  $('#confirm-grace-field').hidden = !grace;
+  $('#confirm-grace').value = '0';
+  confirmAction = () => action(grace ? Number($('#confirm-grace').value) : 0);
   // Cancel has the focus: Enter on a destructive dialog should not destroy.
   openDialog($('#confirm-dialog'), $('#confirm-dialog [data-close]'));
 }
@@ -727,20 +733,64 @@ function revokeApp(app) {
   });
 }
 
+const rotateText = 'A new secret with the same name, rights and limits replaces it. Clients need the new one; choose how long the old one keeps working meanwhile.';
+const rotatedNote = (previousExpiresAt, grace) => (grace > 0 ? ` The old one works until ${formatDate(previousExpiresAt)}.` : ' The old one no longer works.');
+
 function rotateApp(app) {
   askConfirm({
     title: `Rotate app password ${quoted(app.description)}?`,
-    text: 'A new password with the same name and scopes replaces it; the old one stops working at once.',
+    text: rotateText,
     ok: 'Rotate',
-    async action() {
-      const made = await http(`${REST}/${encodeURIComponent(app.id)}/rotate`, { method: 'POST' });
+    grace: true,
+    async action(graceSeconds) {
+      const made = await http(`${REST}/${encodeURIComponent(app.id)}/rotate`, { method: 'POST', body: { graceSeconds } });
       $('#confirm-dialog').close();
-      state.apps.flash = `App password ${quoted(app.description)} rotated.`;
+      state.apps.flash = `App password ${quoted(app.description)} rotated.${rotatedNote(made.previousExpiresAt, graceSeconds)}`;
       showSecret({ title: `New password for ${quoted(made.name)}`, label: 'App password', secret: made.apiKey, kind: 'appPassword' });
       await loadApps();
     },
   });
 }
+
+function rotateKey(key) {
+  askConfirm({
+    title: `Rotate API key ${quoted(key.description)}?`,
+    text: rotateText,
+    ok: 'Rotate',
+    grace: true,
+    async action(graceSeconds) {
+      const made = (await jmap([['x:ApiKey/rotate', { id: key.id, graceSeconds }, 'r']])).get('r');
+      $('#confirm-dialog').close();
+      state.keys.flash = `API key ${quoted(key.description)} rotated.${rotatedNote(made.previousExpiresAt, graceSeconds)}`;
+      showSecret({ title: `New secret for ${quoted(key.description)}`, label: 'API key', secret: made.secret, kind: 'apiKey' });
+      await loadKeys();
+    },
+  });
+}
+
+/** Every credential of one kind, in one transaction on the server (x:…/revokeAll); the page's cookie is none of them. */
+function revokeAllOf(kind) {
+  const { type, noun } = KINDS[kind];
+  const nouns = `${noun}s`;
+  askConfirm({
+    title: `Revoke all ${nouns}?`,
+    text: kind === 'apiKey'
+      ? 'Every API key of your account stops working at once, on every server node. Scripts and tools need new keys. This cannot be undone.'
+      : 'Every app password of your account stops working at once: mail apps and devices must be set up again. This cannot be undone.',
+    ok: `Revoke all ${nouns}`,
+    async action() {
+      const done = (await jmap([[`${type}/revokeAll`, {}, 'r']])).get('r');
+      $('#confirm-dialog').close();
+      const kept = Object.keys(done.notDestroyed ?? {}).length;
+      const s = kind === 'apiKey' ? state.keys : state.apps;
+      s.flash = `Revoked ${plural(done.destroyed.length, noun, nouns)}.${kept ? ` ${plural(kept, 'internal one was', 'internal ones were')} kept: only an administrator may revoke those.` : ''}`;
+      await (kind === 'apiKey' ? loadKeys() : loadApps());
+    },
+  });
+}
+
+$('#key-revoke-all').addEventListener('click', () => revokeAllOf('apiKey'));
+$('#app-revoke-all').addEventListener('click', () => revokeAllOf('appPassword'));
 
 // ---------------------------------------------------------------------------------------------------------------
 // App passwords and mobile keys (REST)
@@ -815,12 +865,15 @@ $('#password-form').addEventListener('submit', async (event) => {
   }
   await busy($('#password-submit'), async () => {
     try {
-      const made = await http('/web/password', { method: 'POST', body: { currentPassword, newPassword } });
+      const revokeCredentials = form.elements.revokeCredentials.checked;
+      const made = await http('/web/password', { method: 'POST', body: { currentPassword, newPassword, revokeCredentials } });
       csrf = made.csrfToken;
       $('meta[name="csrf-token"]').content = csrf;
       $('#password-dialog').close();
       $('#page-flash')?.remove();
-      $('#main').prepend(h('p', { class: 'status', id: 'page-flash', role: 'status' }, 'Your password was changed. Your other sign-ins have ended.'));
+      const revoked = made.revoked ? ` ${plural(made.revoked.apiKeys, 'API key', 'API keys')} and ${plural(made.revoked.appPasswords, 'app password', 'app passwords')} were revoked.` : '';
+      $('#main').prepend(h('p', { class: 'status', id: 'page-flash', role: 'status' }, `Your password was changed. Your other sign-ins have ended.${revoked}`));
+      if (made.revoked) await Promise.all([loadKeys(), loadApps()]);
     } catch (err) {
       showErrors(form, 'password', err);
     }
@@ -922,7 +975,7 @@ $('#secret-dialog').addEventListener('close', () => {
 // Activity: the audit trail (x:AuditEvent), newest first; for one credential from its row's Activity button
 
 const EVENT_NAMES = {
-  'credential.created': 'Credential created', 'credential.updated': 'Credential changed', 'credential.rotated': 'App password rotated',
+  'credential.created': 'Credential created', 'credential.updated': 'Credential changed', 'credential.rotated': 'Credential rotated',
   'credential.destroyed': 'Credential revoked', 'credential.leaked': 'Reported leaked, revoked', 'account.created': 'Account created', 'account.passwordChanged': 'Password changed',
   'account.deleted': 'Account deleted', 'web.signIn': 'Signed in', 'web.signOut': 'Signed out',
 };
@@ -932,8 +985,9 @@ const ACTIVITY_LIMIT = 200;
 function eventChanges(e) {
   const d = e.details ?? {};
   if (e.type === 'credential.updated') return Object.keys(d).join(', ');
-  if (e.type === 'credential.rotated') return `replaces ${d.previousId}`;
+  if (e.type === 'credential.rotated') return `replaces ${d.previousId}${d.graceSeconds ? `, which worked until ${formatDate(d.previousExpiresAt)}` : ''}`;
   if (e.type === 'credential.leaked') return d.url ? `found at ${d.url}` : 'reported leaked';
+  if (e.type === 'credential.destroyed' && d.revokedBy) return d.revokedBy === 'passwordChange' ? 'with the password change' : 'with revoke all';
   return '';
 }
 
