@@ -42,14 +42,18 @@ const CREDENTIAL_PROPERTIES: Record<string, PropertySpec> = {
   permissions: prop('object', { nullable: true }),
   allowedIps: prop('set', { nullable: true }),
   lastUsedAt: prop('utcDate', { nullable: true, readOnly: true }),
+  lastUsedFrom: prop('string', { nullable: true, readOnly: true }),
+  lastUsedService: prop('string', { nullable: true, readOnly: true }),
 };
+/** A query's default table: what a credential is, and its last use (when, for what, from where). */
+const LIST_COLUMNS = ['id', 'description', 'expiresAt', 'lastUsedAt', 'lastUsedService', 'lastUsedFrom'];
 
 export const OBJECTS: readonly ObjectSpec[] = [
-  { name: 'ApiKey', type: 'x:ApiKey', properties: CREDENTIAL_PROPERTIES, listColumns: ['id', 'description', 'expiresAt'] },
+  { name: 'ApiKey', type: 'x:ApiKey', properties: CREDENTIAL_PROPERTIES, listColumns: LIST_COLUMNS },
   {
     name: 'AppPassword', type: 'x:AppPassword',
     properties: { ...CREDENTIAL_PROPERTIES, scopes: prop('set', { nullable: true }) },
-    listColumns: ['id', 'description', 'expiresAt'],
+    listColumns: LIST_COLUMNS,
   },
 ];
 

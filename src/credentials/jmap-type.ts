@@ -94,7 +94,7 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
   const { kind } = o;
   const num = (accountId: string) => decodeId(accountId) ?? -1;
   const properties = ['id', 'description', 'secret', 'createdAt', 'expiresAt', 'permissions', 'allowedIps', 'lastUsedAt',
-    ...(o.withScopes ? ['scopes'] : [])];
+    'lastUsedFrom', 'lastUsedService', ...(o.withScopes ? ['scopes'] : [])];
 
   /** No escalation: the new rights may not exceed the caller's own current rights (Stalwart 0.16.15 fix). */
   async function escalation(ctx: MethodContext, accountId: string, input: CredentialInput): Promise<SetError | undefined> {
@@ -138,7 +138,7 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
       update: `${o.permissionPrefix}Update`, destroy: `${o.permissionPrefix}Destroy`,
     },
     properties,
-    serverSet: ['secret', 'createdAt', 'lastUsedAt'],
+    serverSet: ['secret', 'createdAt', 'lastUsedAt', 'lastUsedFrom', 'lastUsedService'],
 
     state: async (accountId) => String(await store.state(num(accountId), kind)),
     count: (accountId) => store.countCredentials(num(accountId), kind),

@@ -93,6 +93,17 @@ const dateCell = (utc, empty) => (utc
   ? h('time', { datetime: utc, title: utc }, dateTime.format(new Date(utc)))
   : h('span', { class: 'never' }, empty));
 
+const SERVICE_NAMES = { jmap: 'JMAP API', rest: 'REST API', imap: 'IMAP', pop3: 'POP3', smtp: 'SMTP' };
+
+/** Last use: when, and below it by what and from where (the mail client's address for mail logins). */
+const lastUsedCell = (item) => [
+  dateCell(item.lastUsedAt, 'Never'),
+  item.lastUsedAt && (item.lastUsedService || item.lastUsedFrom)
+    ? h('span', { class: 'sub last-use' }, [SERVICE_NAMES[item.lastUsedService] ?? item.lastUsedService, item.lastUsedFrom && `from ${item.lastUsedFrom}`]
+      .filter(Boolean).join(' · '))
+    : null,
+];
+
 const isExpired = (item) => item.expiresAt !== null && new Date(item.expiresAt).getTime() <= Date.now();
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -304,7 +315,7 @@ function keyRow(key) {
         key.allowedIps.length ? ` · ${plural(key.allowedIps.length, 'allowed IP', 'allowed IPs')}` : '')),
     h('td', { 'data-label': 'Created' }, dateCell(key.createdAt, '—')),
     h('td', { 'data-label': 'Expires' }, dateCell(key.expiresAt, 'Never')),
-    h('td', { 'data-label': 'Last used' }, dateCell(key.lastUsedAt, 'Never')),
+    h('td', { 'data-label': 'Last used' }, lastUsedCell(key)),
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('apiKey', key) }, 'Edit'),
       h('button', { type: 'button', class: 'small', 'aria-label': `Activity of ${label}`, onclick: () => showActivity(key) }, 'Activity'),
@@ -345,7 +356,7 @@ function appRow(app, rest) {
     h('td', { 'data-label': 'Scopes' }, scopes ? h('span', {}, scopes.map((s) => h('span', { class: 'badge' }, s))) : h('span', { class: 'never' }, 'custom')),
     h('td', { 'data-label': 'Created' }, dateCell(app.createdAt, '—')),
     h('td', { 'data-label': 'Expires' }, dateCell(app.expiresAt, 'Never')),
-    h('td', { 'data-label': 'Last used' }, dateCell(app.lastUsedAt, 'Never')),
+    h('td', { 'data-label': 'Last used' }, lastUsedCell(app)),
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('appPassword', app) }, 'Edit'),
       h('button', { type: 'button', class: 'small', 'aria-label': `Rotate ${label}`, onclick: () => rotateApp(app) }, 'Rotate'),
