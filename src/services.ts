@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { credentialType, STALWART_CAPABILITY } from './credentials/jmap-type.js';
 import { openStore } from './db/open.js';
 import { StoreUnavailableError, type Store } from './db/store.js';
+import { PushHub } from './http/event-source.js';
 import { Metrics } from './http/metrics.js';
 import type { AccountDirectory } from './jmap/context.js';
 import { JmapServer } from './jmap/server.js';
@@ -32,6 +33,8 @@ export interface Services {
   webSessions: WebSessions;
   log: Logger;
   metrics: Metrics;
+  /** The open event-source streams (RFC 8620 push) of this node. */
+  push: PushHub;
   /** Set on SIGTERM: /readyz says 503 and answers close their connections while in-flight requests finish. */
   draining: boolean;
   close(): Promise<void>;
@@ -82,13 +85,18 @@ export async function createServices(config: Config, log: Logger = silentLogger)
     quota: config.maxAppPasswordsPerAccount, store, hasher, withScopes: true,
   }));
   registerAuditMethods(jmap, store);
+  const push = new PushHub(() => store.version(), (err) => {
+    if (err instanceof StoreUnavailableError) metrics.storeErrors.inc({ reason: err.reason });
+    log.error(errorFields(err), 'push: could not read states; trying again');
+  });
   const pruner = new AuditPruner(store, config.auditRetentionDays, log);
   pruner.start();
 
   return {
     config, store, serverKey, hasher, authenticator, lastUsed, jmap, webSessions: new WebSessions(store, serverKey),
-    log, metrics, draining: false,
+    log, metrics, push, draining: false,
     async close() {
+      push.closeAll();
       pruner.stop();
       await lastUsed.stop();
       await store.close();
