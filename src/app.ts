@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from './http/auth-middleware.js';
+import { eventSourceRoutes } from './http/event-source.js';
 import { introspectRoutes } from './http/introspect.js';
 import { jmapRoutes } from './http/jmap-routes.js';
 import { leakReportRoutes } from './http/leaked-credentials.js';
@@ -18,6 +19,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   app.route('/', leakReportRoutes(services));
   app.route('/', smtpCredentialRoutes(services));
   app.route('/', webRoutes(services));
+  app.route('/', eventSourceRoutes(services, services.push));
   app.route('/', jmapRoutes(services));
   app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 100)}`));
   app.onError(onError(services));

@@ -52,6 +52,8 @@ export async function startServer(config: Config, log: Logger = silentLogger, pr
         url: `http://${host}:${info.port}`,
         close: () => (closing ??= new Promise<void>((done) => {
           services.draining = true;
+          // Event streams never end on their own: ended now, so they do not hold the shutdown until the cut.
+          services.push.closeAll();
           const cut = setTimeout(() => server.closeAllConnections?.(), config.shutdownTimeoutSeconds * 1000);
           cut.unref();
           server.close(() => {

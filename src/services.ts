@@ -10,6 +10,7 @@ import { credentialType, STALWART_CAPABILITY } from './credentials/jmap-type.js'
 import { registerCredentialMethods } from './credentials/jmap-methods.js';
 import { openStore } from './db/open.js';
 import { StoreUnavailableError, type Store } from './db/store.js';
+import { PushHub } from './http/event-source.js';
 import { Metrics } from './http/metrics.js';
 import type { AccountDirectory } from './jmap/context.js';
 import { JmapServer } from './jmap/server.js';
@@ -37,6 +38,8 @@ export interface Services {
   metrics: Metrics;
   /** Change notifications (JMAP_KEYS_WEBHOOK_URL), or undefined when none are configured. */
   webhooks: WebhookDispatcher | undefined;
+  /** The open event-source streams (RFC 8620 push) of this node. */
+  push: PushHub;
   /** Set on SIGTERM: /readyz says 503 and answers close their connections while in-flight requests finish. */
   draining: boolean;
   close(): Promise<void>;
@@ -104,14 +107,19 @@ export async function createServices(config: Config, log: Logger = silentLogger)
   registerCredentialMethods(jmap, apiKeys);
   registerCredentialMethods(jmap, appPasswords);
   registerAuditMethods(jmap, store);
+  const push = new PushHub(() => store.version(), (err) => {
+    if (err instanceof StoreUnavailableError) metrics.storeErrors.inc({ reason: err.reason });
+    log.error(errorFields(err), 'push: could not read states; trying again');
+  });
   const pruner = new AuditPruner(store, config.auditRetentionDays, log);
   pruner.start();
   webhooks?.start();
 
   return {
     config, store, serverKey, hasher, authenticator, lastUsed, jmap, webSessions: new WebSessions(store, serverKey),
-    log, metrics, webhooks, draining: false,
+    log, metrics, webhooks, push, draining: false,
     async close() {
+      push.closeAll();
       pruner.stop();
       await webhooks?.stop();
       await addresses?.stop();

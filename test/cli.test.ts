@@ -99,8 +99,8 @@ describe('jmap-keys remote commands', () => {
       cli(['query', 'api-key', '--where', 'expiresAt=2026-01-01T00:00:00Z']),
     ]);
     expect(all.code, all.stderr).toBe(0);
-    expect(all.stdout).toMatch(/^Id\s+Description\s+Expires At$/m);
-    expect(all.stdout).toMatch(new RegExp(`^${id}\\s+Example\\s+2026-01-01T00:00:00Z$`, 'm'));
+    expect(all.stdout).toMatch(/^Id\s+Description\s+Expires At\s+Last Used At\s+Last Used Service\s+Last Used From$/m);
+    expect(all.stdout).toMatch(new RegExp(`^${id}\\s+Example\\s+2026-01-01T00:00:00Z\\s+-\\s+-\\s+-$`, 'm'));
     expect(all.stdout).toMatch(/Bootstrap admin key/);
     expect(where.code, where.stderr).toBe(0);
     expect(where.stdout).toMatch(new RegExp(`^${id}\\s+Example`, 'm'));

@@ -19,6 +19,9 @@ if (!installed) console.warn('test/pg-store.test.ts skipped: PostgreSQL is not i
 const OPTIONS = { heartbeatMs: 500, maxReconnectDelayMs: 200 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A JMAP use at `at` from an address made of it. */
+const use = (at: number) => ({ at, from: `192.0.2.${at % 256}`, service: 'jmap' as const });
+
 function credential(accountId: number, kind: CredentialKind = 'apiKey', extra: Partial<NewCredential> = {}): NewCredential {
   return {
     accountId, kind, description: 'key', locator: randomBytes(9).toString('base64url'), secretHash: randomBytes(32),
@@ -88,7 +91,7 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
     const input = credential(id, 'appPassword', { description: 'phone', expiresAt: 1_900_000_000, permissionsMode: 'Replace', permissions: ['a', 'b'], allowedIps: ['10.0.0.0/8'], scopes: ['smtp'], platform: 'ios', deviceId: 'd1' });
     const row = await s!.insertCredential(input, 10);
     if (row === OVER_QUOTA) throw new Error('over quota');
-    expect(await s!.credentialByLocator(input.locator)).toEqual({ ...input, id: row.id, lastUsedAt: null });
+    expect(await s!.credentialByLocator(input.locator)).toEqual({ ...input, id: row.id, lastUsedAt: null, lastUsedFrom: null, lastUsedService: null });
     expect((await s!.credentials(id, 'appPassword', null)).map((r) => r.id)).toEqual([row.id]);
     expect(await s!.credentials(id, 'apiKey', null)).toEqual([]);
     expect(await s!.countCredentials(id, 'appPassword')).toBe(1);
@@ -256,7 +259,7 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
     // Nodes that start listening after those writes: any later move of their versions comes from what follows.
     const [a, b] = await nodes(2, undefined, url);
     const before = [a!.version(), b!.version()];
-    await a!.touchLastUsed(new Map([[row.id, 5]]));
+    await a!.touchLastUsed(new Map([[row.id, use(5)]]));
     await sleep(100);
     expect([a!.version(), b!.version()]).toEqual(before);
     expect((await b!.credentialByLocator(row.locator))?.lastUsedAt).toBe(5);
@@ -298,11 +301,15 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
     const id = await account(a!);
     const row = await a!.insertCredential(credential(id), 10);
     if (row === OVER_QUOTA) throw new Error('over quota');
-    await a!.touchLastUsed(new Map([[row.id, 100]]));
-    await b!.touchLastUsed(new Map([[row.id, 50]]));
+    await a!.touchLastUsed(new Map([[row.id, use(100)]]));
+    await b!.touchLastUsed(new Map([[row.id, use(50)]]));
     expect((await a!.credentialByLocator(row.locator))?.lastUsedAt).toBe(100);
-    await Promise.all([a!.touchLastUsed(new Map([[row.id, 300]])), b!.touchLastUsed(new Map([[row.id, 200]]))]);
+    await Promise.all([a!.touchLastUsed(new Map([[row.id, use(300)]])), b!.touchLastUsed(new Map([[row.id, use(200)]]))]);
     expect((await b!.credentialByLocator(row.locator))?.lastUsedAt).toBe(300);
+    // Address and service travel with the time: those of the newest use.
+    expect((await b!.credentialByLocator(row.locator))?.lastUsedFrom).toBe('192.0.2.44');
+    await b!.touchLastUsed(new Map([[row.id, { at: 250, from: '192.0.2.1', service: 'imap' }]]));
+    expect(await a!.credentialByLocator(row.locator)).toMatchObject({ lastUsedAt: 300, lastUsedFrom: '192.0.2.44', lastUsedService: 'jmap' });
     expect(await a!.state(id, 'apiKey')).toBe(1); // not a tracked change
   });
 

@@ -132,7 +132,7 @@ describe('internal credentials', () => {
     expect(restRotate.status).toBe(403);
     const all = await api(s.url, bearer(narrow.secret), [['x:AppPassword/revokeAll', {}, 'r']]);
     expect(all.body.methodResponses[0][1]).toMatchObject({ destroyed: [plain.id], notDestroyed: { [internal.id]: { type: 'forbidden' } } });
-    expect((await s.services.authenticator.verifyToken(internal.apiKey, '127.0.0.1', ['appPassword'])).ok).toBe(true);
+    expect((await s.services.authenticator.verifyToken(internal.apiKey, '127.0.0.1', ['appPassword'], 'imap')).ok).toBe(true);
     // The administrator's password holds internal: then it goes too.
     const full = await api(s.url, admin, [['x:AppPassword/revokeAll', {}, 'r']]);
     expect(full.body.methodResponses[0][1]).toMatchObject({ destroyed: [internal.id], notDestroyed: {} });

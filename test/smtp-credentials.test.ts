@@ -42,10 +42,10 @@ describe('/api/smtp-credentials', () => {
   it('creates (201, rm_ key once), lists without the secret, gets one, revokes (204) and then 404', async () => {
     const made = await rest('POST', '', alice, { name: 'Thunderbird', scopes: ['smtp', 'pop3', 'imap'] });
     expect(made.status).toBe(201);
-    expect(made.body).toEqual({ id: expect.any(String), name: 'Thunderbird', createdAt: expect.stringMatching(/Z$/), lastUsedAt: null, isActive: true,
-      scopes: ['smtp', 'pop3', 'imap'], apiKey: expect.stringMatching(/^rm_[0-9A-Za-z]{46}$/) });
+    expect(made.body).toEqual({ id: expect.any(String), name: 'Thunderbird', createdAt: expect.stringMatching(/Z$/), lastUsedAt: null, lastUsedFrom: null, lastUsedService: null, isActive: true,
+      scopes: ["smtp", "pop3", "imap"], apiKey: expect.stringMatching(/^rm_[0-9A-Za-z]{46}$/) });
     const list = await rest('GET', '', alice);
-    expect(list.body.keys).toEqual([{ id: made.body.id, name: 'Thunderbird', createdAt: made.body.createdAt, lastUsedAt: null, isActive: true, scopes: ['smtp', 'pop3', 'imap'] }]);
+    expect(list.body.keys).toEqual([{ id: made.body.id, name: 'Thunderbird', createdAt: made.body.createdAt, lastUsedAt: null, lastUsedFrom: null, lastUsedService: null, isActive: true, scopes: ['smtp', 'pop3', 'imap'] }]);
     expect(JSON.stringify(list.body)).not.toContain(made.body.apiKey);
     const one = await rest('GET', `/${made.body.id}`, alice);
     expect(one.body).toMatchObject({ id: made.body.id, name: 'Thunderbird' });

@@ -32,7 +32,7 @@ suite('web page: rotation with a grace period and revoke all (real Chromium)', (
     await s?.stop();
   });
 
-  const mailLogin = async (secret: string) => (await s.services.authenticator.verifyToken(secret, '127.0.0.1', ['appPassword'])).ok;
+  const mailLogin = async (secret: string) => (await s.services.authenticator.verifyToken(secret, '127.0.0.1', ['appPassword'], 'imap')).ok;
   const keyWorks = async (secret: string) => (await s.api(`Bearer ${secret}`, [['Core/echo', {}, 'e']])).status === 200;
 
   it('the rotate dialog offers how long the old password keeps working; with 1 hour both work', async () => {

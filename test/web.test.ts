@@ -249,7 +249,7 @@ suite('web page (real Chromium against the real server)', () => {
     await r.waitFor();
     await expect(r.textContent()).resolves.toMatch(/smtp.*pop3.*imap|smtp.*imap.*pop3/);
     // A mail login: the app password verifies as a mail credential (a mail-only scope does not open the HTTP API).
-    const mailLogin = async (secret: string) => (await s.services.authenticator.verifyToken(secret, '127.0.0.1', ['appPassword'])).ok;
+    const mailLogin = async (secret: string) => (await s.services.authenticator.verifyToken(secret, '127.0.0.1', ['appPassword'], 'imap')).ok;
     expect(await mailLogin(password)).toBe(true);
     expect(await sessionStatus(basic(LOGIN, password))).toBe(401);
 

@@ -1,5 +1,5 @@
 import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AccountRow, CredentialRow, Store } from '../db/store.js';
+import type { AccountRow, CredentialRow, Store, UseService } from '../db/store.js';
 import { nowSeconds } from '../util/utcdate.js';
 import { accountForName, namesAccount } from './identity.js';
 import { ipAllowed } from './ipmask.js';
@@ -86,14 +86,15 @@ export class Authenticator {
    * Authenticates an HTTP Authorization header from `clientIp`. `usable` decides which credentials may be used
    * here, whether they come as Bearer or inside Basic (default: API keys, and app passwords with an API scope).
    * Failures are throttled so that they cannot be turned against others: a valid token is never refused by the
-   * throttle, and account-password failures are counted per (address, login).
+   * throttle, and account-password failures are counted per (address, login). A credential's success is recorded
+   * as a use of `service` from `clientIp`.
    */
-  async authenticate(header: string | undefined, clientIp: string | undefined, usable: Usable): Promise<AuthResult> {
+  async authenticate(header: string | undefined, clientIp: string | undefined, service: UseService, usable: Usable): Promise<AuthResult> {
     if (!header) return refuse(401, 'missing');
     const space = header.indexOf(' ');
     const scheme = header.slice(0, Math.max(0, space)).toLowerCase();
     const value = header.slice(space + 1).trim();
-    if (scheme === 'bearer') return this.tokenAttempt(value, clientIp, ['apiKey', 'appPassword'], usable);
+    if (scheme === 'bearer') return this.tokenAttempt(value, clientIp, ['apiKey', 'appPassword'], service, usable);
     if (scheme === 'basic') {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
@@ -102,7 +103,7 @@ export class Authenticator {
       const password = decoded.slice(colon + 1);
       // Shaped as an app password (a failing checksum included): refused as a token, never tried as a password.
       if (tokenShape(password) === 'appPassword') {
-        const result = await this.tokenAttempt(password, clientIp, ['appPassword'], usable);
+        const result = await this.tokenAttempt(password, clientIp, ['appPassword'], service, usable);
         if (result.ok && !namesAccount(result.principal.account, login)) return refuse(401, 'wrong-user');
         return result;
       }
@@ -112,8 +113,8 @@ export class Authenticator {
   }
 
   /** A token: checked first, so a valid one is never refused by the throttle; failed guesses count per address. */
-  private async tokenAttempt(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable): Promise<AuthResult> {
-    const result = await this.verifyToken(token, clientIp, kinds, usable);
+  private async tokenAttempt(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], service: UseService, usable: Usable): Promise<AuthResult> {
+    const result = await this.verifyToken(token, clientIp, kinds, service, usable);
     return result.ok ? result : this.guessed(result, clientIp);
   }
 
@@ -174,10 +175,10 @@ export class Authenticator {
 
   /**
    * Verifies a credential token of one of `kinds` (and `usable` for this caller); expiry, IP mask and
-   * `authenticate` are enforced here, and a success is recorded as use. A token whose checksum fails is refused
-   * as malformed before any lookup.
+   * `authenticate` are enforced here, and a success is recorded as a use of `service` from `clientIp`. A token whose
+   * checksum fails is refused as malformed before any lookup.
    */
-  async verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], usable: Usable = () => true): Promise<AuthResult> {
+  async verifyToken(token: string, clientIp: string | undefined, kinds: readonly TokenKind[], service: UseService | null, usable: Usable = () => true): Promise<AuthResult> {
     const parsed = parseToken(token);
     if (!parsed || !kinds.includes(parsed.kind)) return refuse(401, 'malformed');
     const entry = await this.lookup(parsed.locator);
@@ -189,7 +190,7 @@ export class Authenticator {
     if (!ipAllowed(credential.allowedIps, clientIp)) return refuse(403, 'ip-not-allowed');
     if (!permissions.has('authenticate')) return refuse(403, 'no-authenticate');
     if (!usable(credential, permissions)) return refuse(401, 'scope');
-    this.lastUsed.record(credential.id, now, credential.lastUsedAt);
+    this.lastUsed.record(credential.id, { at: now, from: clientIp ?? null, service }, credential);
     this.onUse?.(credential, account, clientIp);
     return { ok: true, principal: { account, permissions, credential } };
   }

@@ -1,12 +1,21 @@
-import type { Store } from '../db/store.js';
+import type { CredentialUse, Store } from '../db/store.js';
+
+/** The stored last use of a credential, as read with its row. */
+export interface StoredUse {
+  lastUsedAt: number | null;
+  lastUsedFrom: string | null;
+  lastUsedService: string | null;
+}
 
 /**
- * Records when credentials authenticate, off the request path: uses are kept in memory and written
- * in one transaction per flush, and a key is written at most once per `granularity` seconds.
+ * Records when, from where and for what credentials authenticate, off the request path: uses are kept in memory
+ * and written in one transaction per flush. A key is written at most once per `granularity` seconds while it is
+ * used from the same address for the same service; a use from elsewhere or for another service is written at the
+ * next flush, so the stored address and service are always those of the newest use.
  */
 export class LastUsedRecorder {
-  private readonly pending = new Map<number, number>();
-  private readonly written = new Map<number, number>();
+  private readonly pending = new Map<number, CredentialUse>();
+  private readonly written = new Map<number, CredentialUse>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -22,11 +31,12 @@ export class LastUsedRecorder {
     this.timer.unref();
   }
 
-  record(credentialId: number, at: number, previous: number | null): void {
-    const last = this.written.get(credentialId) ?? previous ?? -Infinity;
-    if (at - last < this.granularity) return;
-    this.written.set(credentialId, at);
-    this.pending.set(credentialId, at);
+  record(credentialId: number, use: CredentialUse, stored: StoredUse): void {
+    const last = this.written.get(credentialId)
+      ?? (stored.lastUsedAt === null ? undefined : { at: stored.lastUsedAt, from: stored.lastUsedFrom, service: stored.lastUsedService });
+    if (last && use.at - last.at < this.granularity && use.from === last.from && use.service === last.service) return;
+    this.written.set(credentialId, use);
+    this.pending.set(credentialId, use);
   }
 
   /** Writes what was recorded; a failed write puts the uses back for the next flush. */
@@ -38,7 +48,7 @@ export class LastUsedRecorder {
       await this.store.touchLastUsed(batch);
     } catch (err) {
       // Never thrown out of the timer (that would end the process); newer uses of the same key win.
-      for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
+      for (const [id, use] of batch) if (!this.pending.has(id)) this.pending.set(id, use);
       this.onError(err, batch.size);
       return;
     }

@@ -34,6 +34,8 @@ function credentialProperties(withScopes: boolean): Record<string, PropertySpec>
   }
   return out;
 }
+/** A query's default table: what a credential is, and its last use (when, for what, from where). */
+const LIST_COLUMNS = ['id', 'description', 'expiresAt', 'lastUsedAt', 'lastUsedService', 'lastUsedFrom'];
 
 /**
  * The object types the remote commands know, one table entry each. Names are matched as stalwart-cli does:
@@ -41,8 +43,8 @@ function credentialProperties(withScopes: boolean): Record<string, PropertySpec>
  * `apikey` and `x:ApiKey` all name the same type.
  */
 export const OBJECTS: readonly ObjectSpec[] = [
-  { name: 'ApiKey', type: 'x:ApiKey', properties: credentialProperties(false), listColumns: ['id', 'description', 'expiresAt'] },
-  { name: 'AppPassword', type: 'x:AppPassword', properties: credentialProperties(true), listColumns: ['id', 'description', 'expiresAt'] },
+  { name: 'ApiKey', type: 'x:ApiKey', properties: credentialProperties(false), listColumns: LIST_COLUMNS },
+  { name: 'AppPassword', type: 'x:AppPassword', properties: credentialProperties(true), listColumns: LIST_COLUMNS },
 ];
 
 const normalizeName = (name: string) => name.toLowerCase().replace(/^x:/, '').replace(/[-_]/g, '');

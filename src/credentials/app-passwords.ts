@@ -14,6 +14,9 @@ export interface RestKey {
   name: string;
   createdAt: string;
   lastUsedAt: string | null;
+  /** Client address and service (jmap, rest, imap, pop3, smtp) of the newest recorded use. */
+  lastUsedFrom: string | null;
+  lastUsedService: string | null;
   isActive: boolean;
   scopes: string[];
   expiresAt?: string | null;
@@ -29,6 +32,8 @@ export function toRestKey(row: CredentialRow, account: { role: 'admin' | 'user' 
     name: row.description,
     createdAt: formatUtcDate(row.createdAt),
     lastUsedAt: row.lastUsedAt === null ? null : formatUtcDate(row.lastUsedAt),
+    lastUsedFrom: row.lastUsedFrom,
+    lastUsedService: row.lastUsedService,
     isActive: row.expiresAt === null || row.expiresAt > now,
     scopes: scopesOf(row, account.role),
   };

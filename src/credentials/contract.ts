@@ -32,6 +32,10 @@ export const CREDENTIAL_PROPERTIES: Readonly<Record<string, PropertyContract>> =
   permissions: prop('object', { nullable: true }),
   allowedIps: prop('set', { nullable: true }),
   lastUsedAt: prop('utcDate', { nullable: true, serverSet: true }),
+  /** The client address of the last use (for mail logins, the mail client's). */
+  lastUsedFrom: prop('string', { nullable: true, serverSet: true }),
+  /** What the last use was: jmap, rest, imap, pop3 or smtp. */
+  lastUsedService: prop('string', { nullable: true, serverSet: true }),
   scopes: prop('set', { nullable: true, appPasswordOnly: true }),
 };
 

@@ -19,6 +19,8 @@ export function credentialToWire(row: CredentialRow, scopes?: readonly string[])
     permissions,
     allowedIps: row.allowedIps,
     lastUsedAt: row.lastUsedAt === null ? null : formatUtcDate(row.lastUsedAt),
+    lastUsedFrom: row.lastUsedFrom,
+    lastUsedService: row.lastUsedService,
   };
   if (scopes) out.scopes = [...scopes];
   return out;

@@ -11,9 +11,9 @@ import { pgErrorIsRetryable, pgFailure } from './pg-errors.js';
 import {
   OVER_QUOTA, StoreUnavailableError,
   type AccountRow, type AuditFilter, type AuditRow, type AuditType, type ChangeRow, type CredentialChanges, type CredentialFilter,
-  type CredentialKind, type CredentialNote, type CredentialRow, type CredentialSort, type NewAuditEvent, type NewCredential,
-  type NewWebhookDelivery, type Store, type StoreFailure, type StoreOps, type WebhookBacklog, type WebhookDelivery, type WebhookOutcome,
-  type WebSessionRow,
+  type CredentialKind, type CredentialNote, type CredentialRow, type CredentialSort, type CredentialUse, type NewAuditEvent,
+  type NewCredential, type NewWebhookDelivery, type Store, type StoreFailure, type StoreOps, type WebhookBacklog,
+  type WebhookDelivery, type WebhookOutcome, type WebSessionRow,
 } from './store.js';
 import { CLAIM_COLUMNS, NOTE_ONCE, toBacklog, toWebhookDelivery, WEBHOOK_BACKLOG, type RawWebhookDelivery } from './webhook-sql.js';
 
@@ -82,9 +82,10 @@ const DELETE_CREDENTIAL = logged('DELETE FROM credentials WHERE account_id = $1 
 /** Bumps the shared counter and notifies every node's listener; PostgreSQL delivers the notification at commit. */
 const NOTIFY = `WITH v AS (UPDATE store_version SET n = n + 1 WHERE id = 1 RETURNING n)
   SELECT pg_notify('${CHANGES_CHANNEL}', n::text) FROM v`;
-const TOUCH = `UPDATE credentials c SET last_used_at = GREATEST(coalesce(c.last_used_at, 0), u.at)
-  FROM unnest($1::bigint[], $2::bigint[]) AS u(id, at)
-  WHERE c.id = u.id AND (c.last_used_at IS NULL OR c.last_used_at < u.at)`;
+/** The newest use wins whole: time, address and service together; an older one written late changes nothing. */
+const TOUCH = `UPDATE credentials c SET last_used_at = u.at, last_used_from = u.from_address, last_used_service = u.service
+  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(id, at, from_address, service)
+  WHERE c.id = u.id AND (c.last_used_at IS NULL OR c.last_used_at <= u.at)`;
 
 /**
  * One sign-in more; the account's ended sign-ins go with it, so the table stays the size of the live sessions. One
@@ -298,7 +299,7 @@ class PgOps implements StoreOps {
           c.platform, c.deviceId,
         ]);
         await this.q.query('RELEASE SAVEPOINT jk_insert');
-        return { ...c, id: Number(r.rows[0]!.record_id), lastUsedAt: null };
+        return { ...c, id: Number(r.rows[0]!.record_id), lastUsedAt: null, lastUsedFrom: null, lastUsedService: null };
       } catch (err) {
         await this.q.query('ROLLBACK TO SAVEPOINT jk_insert');
         throw err;
@@ -330,10 +331,12 @@ class PgOps implements StoreOps {
     });
   }
 
-  touchLastUsed(uses: ReadonlyMap<number, number>): Promise<void> {
+  touchLastUsed(uses: ReadonlyMap<number, CredentialUse>): Promise<void> {
     if (uses.size === 0) return Promise.resolve();
     // One statement, no change entry, no notification: last-use stamps are not tracked changes.
-    return this.run(async () => { await this.q.query(TOUCH, [[...uses.keys()], [...uses.values()]]); });
+    const all = [...uses.values()];
+    const params = [[...uses.keys()], all.map((u) => u.at), all.map((u) => u.from), all.map((u) => u.service)];
+    return this.run(async () => { await this.q.query(TOUCH, params); });
   }
 
   state(accountId: number, kind: CredentialKind): Promise<number> {
@@ -768,7 +771,7 @@ export class PgStore implements Store {
   insertCredential(credential: NewCredential, quota: number, replacing?: number) { return this.ops.insertCredential(credential, quota, replacing); }
   updateCredential(accountId: number, kind: CredentialKind, id: number, ch: CredentialChanges) { return this.ops.updateCredential(accountId, kind, id, ch); }
   deleteCredential(accountId: number, kind: CredentialKind, id: number) { return this.ops.deleteCredential(accountId, kind, id); }
-  touchLastUsed(uses: ReadonlyMap<number, number>) { return this.retrying(() => this.ops.touchLastUsed(uses)); }
+  touchLastUsed(uses: ReadonlyMap<number, CredentialUse>) { return this.retrying(() => this.ops.touchLastUsed(uses)); }
 
   async state(accountId: number, kind: CredentialKind): Promise<number> {
     // Asked by every /get, /query and /set; it only moves with a write, i.e. with version() (read first).

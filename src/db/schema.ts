@@ -35,6 +35,9 @@ export const credentials = sqliteTable('credentials', {
   platform: text('platform'),
   deviceId: text('device_id'),
   lastUsedAt: integer('last_used_at'),
+  /** Client address and service of the newest recorded use, written with last_used_at (drizzle/0008). */
+  lastUsedFrom: text('last_used_from'),
+  lastUsedService: text('last_used_service', { enum: ['jmap', 'rest', 'imap', 'pop3', 'smtp'] }),
 }, (t) => [
   uniqueIndex('credentials_locator').on(t.locator),
   index('credentials_expires').on(t.accountId, t.kind, t.expiresAt),

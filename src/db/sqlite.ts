@@ -11,8 +11,9 @@ import { sqliteFailure, StoreUnavailableError } from './errors.js';
 import {
   OVER_QUOTA,
   type AccountRow, type AuditFilter, type AuditRow, type AuditType, type ChangeRow, type CredentialChanges, type CredentialFilter,
-  type CredentialKind, type CredentialNote, type CredentialRow, type CredentialSort, type NewAuditEvent, type NewCredential,
-  type NewWebhookDelivery, type Store, type StoreOps, type WebhookBacklog, type WebhookDelivery, type WebhookOutcome, type WebSessionRow,
+  type CredentialKind, type CredentialNote, type CredentialRow, type CredentialSort, type CredentialUse, type NewAuditEvent,
+  type NewCredential, type NewWebhookDelivery, type Store, type StoreOps, type WebhookBacklog, type WebhookDelivery,
+  type WebhookOutcome, type WebSessionRow,
 } from './store.js';
 import { CLAIM_COLUMNS, NOTE_ONCE, toBacklog, toWebhookDelivery, WEBHOOK_BACKLOG, type RawWebhookDelivery } from './webhook-sql.js';
 
@@ -336,7 +337,7 @@ class SqliteOps implements SyncOps {
       });
       const id = Number(lastInsertRowid);
       this.log(c.accountId, c.kind, id, 'created');
-      return { ...c, id, lastUsedAt: null };
+      return { ...c, id, lastUsedAt: null, lastUsedFrom: null, lastUsedService: null };
     });
     this.credentialsStmt = db.select().from(credentials)
       .where(and(eq(credentials.accountId, sql.placeholder('accountId')), eq(credentials.kind, sql.placeholder('kind'))))
@@ -345,7 +346,9 @@ class SqliteOps implements SyncOps {
     this.countStmt = client.prepare('SELECT n FROM credential_counts WHERE account_id = ? AND kind = ?').pluck();
     // Changes when another connection (another process) commits: the cheapest complete test for foreign writes.
     this.dataVersionStmt = client.prepare('PRAGMA data_version').pluck();
-    this.touchStmt = client.prepare('UPDATE credentials SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?');
+    // The newest use wins whole: time, address and service together (an older one, written late, changes nothing).
+    this.touchStmt = client.prepare(`UPDATE credentials SET last_used_at = @at, last_used_from = @from, last_used_service = @service
+      WHERE id = @id AND (last_used_at IS NULL OR last_used_at <= @at)`);
     this.stateStmt = db.select({ seq: max(changes.seq) }).from(changes)
       .where(and(eq(changes.accountId, sql.placeholder('accountId')), eq(changes.kind, sql.placeholder('kind')))).prepare();
   }
@@ -487,11 +490,11 @@ class SqliteOps implements SyncOps {
     });
   }
 
-  touchLastUsed(uses: ReadonlyMap<number, number>): void {
+  touchLastUsed(uses: ReadonlyMap<number, CredentialUse>): void {
     if (uses.size === 0) return;
-    // max(): another process (or node) may have written a later use already.
+    // Conditional: another process (or node) may have written a later use already.
     this.write(() => {
-      for (const [id, at] of uses) this.touchStmt.run(at, id);
+      for (const [id, use] of uses) this.touchStmt.run({ id, at: use.at, from: use.from, service: use.service });
     });
   }
 

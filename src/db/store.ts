@@ -32,9 +32,25 @@ export interface CredentialRow {
   platform: string | null;
   deviceId: string | null;
   lastUsedAt: number | null;
+  /** The client address of the newest recorded use (for mail logins, the mail client's), or null. */
+  lastUsedFrom: string | null;
+  /** What the newest recorded use was for, or null. */
+  lastUsedService: UseService | null;
 }
 
-export type NewCredential = Omit<CredentialRow, 'id' | 'lastUsedAt'>;
+/** Where a credential can be used: the JMAP API, the REST API, or a mail login (submission counts as smtp). */
+export type UseService = 'jmap' | 'rest' | 'imap' | 'pop3' | 'smtp';
+export const USE_SERVICES: readonly UseService[] = ['jmap', 'rest', 'imap', 'pop3', 'smtp'];
+
+/** One use of a credential: unix seconds, client address, service. */
+export interface CredentialUse {
+  at: number;
+  from: string | null;
+  /** null when the caller did not say (a mail server that names no service). */
+  service: UseService | null;
+}
+
+export type NewCredential = Omit<CredentialRow, 'id' | 'lastUsedAt' | 'lastUsedFrom' | 'lastUsedService'>;
 export type CredentialChanges = Partial<Pick<CredentialRow, 'description' | 'expiresAt' | 'permissionsMode' | 'permissions' | 'allowedIps' | 'scopes'>>;
 
 /** Credential filters the store evaluates in SQL; dates are unix seconds. */
@@ -159,8 +175,11 @@ export interface StoreOps {
   insertCredential(credential: NewCredential, quota: number, replacing?: number): Promise<CredentialRow | typeof OVER_QUOTA>;
   updateCredential(accountId: number, kind: CredentialKind, id: number, changes: CredentialChanges): Promise<boolean>;
   deleteCredential(accountId: number, kind: CredentialKind, id: number): Promise<boolean>;
-  /** Records last use as max(stored, given): a late write never moves it back. Not a change clients track. */
-  touchLastUsed(uses: ReadonlyMap<number, number>): Promise<void>;
+  /**
+   * Records each credential's last use: time, address and service are written together, and only when the use is
+   * not older than the stored one, so a late write (another node's) never moves them back. Not a change clients track.
+   */
+  touchLastUsed(uses: ReadonlyMap<number, CredentialUse>): Promise<void>;
 
   /**
    * The account's change-log position for this kind (0 when none): grows with every change of the account's records

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Principal, Usable } from '../auth/authenticator.js';
+import type { UseService } from '../db/store.js';
 import { allowsApi, effectiveScopes } from '../credentials/scopes.js';
 import type { Services } from '../services.js';
 import { cookieAuth } from './session-cookie.js';
@@ -22,15 +23,16 @@ const asProblem: AuthErrorRenderer = (c, status, detail) => problem(c, status, d
 /**
  * Requires Bearer (API key, or app password with an API scope) or Basic (login:password or login:app password)
  * on every route it guards; without an Authorization header, the web page's session cookie (and its CSRF header
- * on writes). `render` shapes the error body (problem+json for JMAP, `{error, message}` for REST).
+ * on writes). `render` shapes the error body (problem+json for JMAP, `{error, message}` for REST); a credential's
+ * success is recorded as a use of `service`.
  */
-export function requireAuth(services: Services, render: AuthErrorRenderer = asProblem): MiddlewareHandler<AppEnv> {
+export function requireAuth(services: Services, service: UseService, render: AuthErrorRenderer = asProblem): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const ip = clientIp(c, services.config.trustedProxies);
     const header = requestHeader(c, 'authorization');
     // The web page's session cookie (src/web/session.ts), only when no Authorization header is sent.
     const byCookie = header === undefined ? await cookieAuth(services, c) : undefined;
-    const result = byCookie ?? await services.authenticator.authenticate(header, ip, apiUsable);
+    const result = byCookie ?? await services.authenticator.authenticate(header, ip, service, apiUsable);
     noteAuth(result, ip);
     if (!result.ok) {
       if (result.status === 401) {

@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { Principal, Usable } from '../auth/authenticator.js';
 import { mailUsername } from '../auth/identity.js';
 import { scopesOf } from '../credentials/scopes.js';
+import type { UseService } from '../db/store.js';
 import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import { readBody } from './body.js';
@@ -13,6 +14,8 @@ import { currentRequest, noteAuth } from './request-context.js';
 const SERVICE_PERMISSION: Record<string, string> = {
   imap: 'imapAuthenticate', pop3: 'pop3Authenticate', smtp: 'emailSend', submission: 'emailSend',
 };
+/** The service a mail login is recorded as (lastUsedService): submission is sending mail, as smtp is. */
+const SERVICE_USE: Record<string, UseService> = { imap: 'imap', pop3: 'pop3', smtp: 'smtp', submission: 'smtp' };
 const MAIL_PERMISSIONS = Object.values(SERVICE_PERMISSION);
 const MAX_TOKEN = 512;
 /** A form with a token, a client id and secret, a username: far below this. */
@@ -51,7 +54,7 @@ export function introspectRoutes(services: Services): Hono {
 
   app.post('/internal/introspect', async (c) => {
     const callerIp = clientIp(c, services.config.trustedProxies);
-    const caller = await authenticator.authenticate(header(c, 'authorization'), callerIp, internalBearer);
+    const caller = await authenticator.authenticate(header(c, 'authorization'), callerIp, 'rest', internalBearer);
     noteAuth(caller, callerIp);
     if (!caller.ok && caller.status === 429) {
       c.header('Retry-After', String(caller.retryAfter ?? 60));
@@ -90,7 +93,8 @@ export function introspectRoutes(services: Services): Hono {
     const needed = service === undefined ? undefined : SERVICE_PERMISSION[service];
     if (service !== undefined && !needed) return inactive('unknown-service');
     const usable: Usable = (_cred, perms) => (needed ? perms.has(needed) : MAIL_PERMISSIONS.some((p) => perms.has(p)));
-    const verdict = await authenticator.verifyToken(token, mailClient, ['appPassword'], usable);
+    // Recorded as a use from the mail client, for the service Dovecot named (none named: the service stays unknown).
+    const verdict = await authenticator.verifyToken(token, mailClient, ['appPassword'], service === undefined ? null : SERVICE_USE[service]!, usable);
     if (!verdict.ok) return inactive(verdict.reason);
     if (!verdict.principal.credential) return inactive('unknown');
 

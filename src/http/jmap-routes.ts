@@ -17,7 +17,7 @@ import { problem } from './problem.js';
 export function jmapRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { jmap, config } = services;
-  const auth = requireAuth(services);
+  const auth = requireAuth(services, 'jmap');
 
   const sessionFor = (c: Context<AppEnv>): Omit<SessionInput, 'baseUrl' | 'apiPath'> => {
     const { account } = c.var.principal;

@@ -94,7 +94,7 @@ export function opsRoutes(services: Services): Hono {
   app.get('/metrics', async (c) => {
     const ip = clientIp(c, services.config.trustedProxies);
     // An API key, an app password with an API or the internal scope, or an account password.
-    const result = await services.authenticator.authenticate(header(c, 'authorization'), ip,
+    const result = await services.authenticator.authenticate(header(c, 'authorization'), ip, 'rest',
       (cred) => cred.kind === 'apiKey' || allowsApi(cred.scopes) || cred.scopes?.includes('internal') === true);
     noteAuth(result, ip);
     if (!result.ok) {

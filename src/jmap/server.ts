@@ -12,6 +12,13 @@ export interface JmapResponse {
   createdIds?: Record<string, string>;
 }
 
+/** An object type whose state push channels (§7) report: its name, the permission to read it, its state. */
+export interface PushableType {
+  name: string;
+  permission: string;
+  state(accountId: string): Promise<string>;
+}
+
 /** Reports an unexpected failure inside a method; must not log request contents (they may hold secrets). */
 export type FailureReporter = (method: string, error: unknown) => void;
 
@@ -23,6 +30,7 @@ export class JmapServer {
   private readonly methods = new Map<string, MethodDefinition>();
   private readonly capabilities = new Map<string, JsonObject>();
   private readonly inFlight = new Map<string, number>();
+  private readonly pushable = new Map<string, PushableType>();
 
   constructor(
     readonly limits: CoreLimits,
@@ -49,6 +57,16 @@ export class JmapServer {
   register(name: string, def: MethodDefinition): void {
     if (this.methods.has(name)) throw new Error(`method ${name} registered twice`);
     this.methods.set(name, def);
+  }
+
+  /** Makes a type's state available to push channels (registerStandardMethods does it for standard types). */
+  addPushableType(type: PushableType): void {
+    this.pushable.set(type.name, type);
+  }
+
+  /** The types a push channel can report, by name. */
+  pushableTypes(): ReadonlyMap<string, PushableType> {
+    return this.pushable;
   }
 
   capabilityList(): Record<string, JsonObject> {

@@ -167,7 +167,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     // Through the Authenticator's front door, so failed sign-ins count towards the same per-address throttle.
     const basic = `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
     const ip = clientIp(c, services.config.trustedProxies);
-    const result = await services.authenticator.authenticate(basic, ip, apiUsable);
+    const result = await services.authenticator.authenticate(basic, ip, 'rest', apiUsable);
     noteAuth(result, ip);
     if (!result.ok) {
       if (result.status === 429) {
@@ -226,7 +226,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     if (newPassword === currentPassword) return c.json({ error: 'invalid_request', message: 'The new password is the current one.', field: 'newPassword' }, 400);
     const { account } = session;
     const basic = `Basic ${Buffer.from(`${account.login}:${currentPassword}`).toString('base64')}`;
-    const checked = await services.authenticator.authenticate(basic, clientIp(c, services.config.trustedProxies), apiUsable);
+    const checked = await services.authenticator.authenticate(basic, clientIp(c, services.config.trustedProxies), 'rest', apiUsable);
     if (!checked.ok && checked.status === 429) {
       c.header('Retry-After', String(checked.retryAfter ?? 60));
       return c.json({ error: 'rate_limited', message: `Too many failed attempts from your address. Try again in ${checked.retryAfter ?? 60} seconds.` }, 429);

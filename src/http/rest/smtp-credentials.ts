@@ -81,7 +81,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   /** The settings a mail client needs for this account: the servers and a user name that logs in. */
   const accountConnection = (account: AccountRow) => ({ ...config.mail, username: mailUsername(account), email: accountAddress(account) });
 
-  const auth = requireAuth(services, (c, status, detail) =>
+  const auth = requireAuth(services, 'rest', (c, status, detail) =>
     restError(c, status, status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'rate_limited', detail));
 
   /** Stricter limits here: per account and per client address, reads and writes counted apart. */

@@ -13,4 +13,6 @@ export function registerStandardMethods<I, C>(server: JmapServer, type: Standard
   server.register(`${type.name}/query`, { capability, handler: (args, ctx) => standardQuery(type, args, ctx) });
   server.register(`${type.name}/changes`, { capability, handler: (args, ctx) => standardChanges(type, args, ctx) });
   server.register(`${type.name}/queryChanges`, { capability, handler: (args, ctx) => standardQueryChanges(type, args, ctx) });
+  // Its state is what /get reports, readable by whoever may /get: push channels report it on the same terms.
+  server.addPushableType({ name: type.name, permission: type.permissions.get, state: (accountId) => type.state(accountId) });
 }

@@ -1,4 +1,4 @@
-/* global document, window, navigator, fetch, location, history, setTimeout, URL, Node */
+/* global document, window, navigator, fetch, location, history, setTimeout, URL, Node, EventSource */
 // The jmap-keys web page: plain JavaScript, no build step, no dependencies. It talks to the same JMAP endpoint
 // (POST /api) and REST endpoints (/api/smtp-credentials) as any other client; the session cookie authenticates,
 // and every write carries the session's CSRF token in X-CSRF-Token.
@@ -94,6 +94,16 @@ const dateCell = (utc, empty) => (utc
   : h('span', { class: 'never' }, empty));
 
 const formatDate = (utc) => (utc ? dateTime.format(new Date(utc)) : '');
+const SERVICE_NAMES = { jmap: 'JMAP API', rest: 'REST API', imap: 'IMAP', pop3: 'POP3', smtp: 'SMTP' };
+
+/** Last use: when, and below it by what and from where (the mail client's address for mail logins). */
+const lastUsedCell = (item) => [
+  dateCell(item.lastUsedAt, 'Never'),
+  item.lastUsedAt && (item.lastUsedService || item.lastUsedFrom)
+    ? h('span', { class: 'sub last-use' }, [SERVICE_NAMES[item.lastUsedService] ?? item.lastUsedService, item.lastUsedFrom && `from ${item.lastUsedFrom}`]
+      .filter(Boolean).join(' · '))
+    : null,
+];
 
 const isExpired = (item) => item.expiresAt !== null && new Date(item.expiresAt).getTime() <= Date.now();
 
@@ -306,7 +316,7 @@ function keyRow(key) {
         key.allowedIps.length ? ` · ${plural(key.allowedIps.length, 'allowed IP', 'allowed IPs')}` : '')),
     h('td', { 'data-label': 'Created' }, dateCell(key.createdAt, '—')),
     h('td', { 'data-label': 'Expires' }, dateCell(key.expiresAt, 'Never')),
-    h('td', { 'data-label': 'Last used' }, dateCell(key.lastUsedAt, 'Never')),
+    h('td', { 'data-label': 'Last used' }, lastUsedCell(key)),
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('apiKey', key) }, 'Edit'),
       h('button', { type: 'button', class: 'small', 'aria-label': `Rotate ${label}`, onclick: () => rotateKey(key) }, 'Rotate'),
@@ -348,7 +358,7 @@ function appRow(app, rest) {
     h('td', { 'data-label': 'Scopes' }, scopes ? h('span', {}, scopes.map((s) => h('span', { class: 'badge' }, s))) : h('span', { class: 'never' }, 'custom')),
     h('td', { 'data-label': 'Created' }, dateCell(app.createdAt, '—')),
     h('td', { 'data-label': 'Expires' }, dateCell(app.expiresAt, 'Never')),
-    h('td', { 'data-label': 'Last used' }, dateCell(app.lastUsedAt, 'Never')),
+    h('td', { 'data-label': 'Last used' }, lastUsedCell(app)),
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: () => openCredDialog('appPassword', app) }, 'Edit'),
       h('button', { type: 'button', class: 'small', 'aria-label': `Rotate ${label}`, onclick: () => rotateApp(app) }, 'Rotate'),
@@ -1072,6 +1082,39 @@ $('[role=tablist]').addEventListener('keydown', (event) => {
   selectTab(tabs[(next + tabs.length) % tabs.length], { focus: true });
 });
 
+// ---------------------------------------------------------------------------------------------------------------
+// Live updates: the session's eventSourceUrl (RFC 8620 push); the session cookie authenticates it
+
+/** Reloads the open tab's list when a state event names its type (a change here, in another tab, on any node). */
+function listen(template) {
+  if (!template || typeof EventSource === 'undefined') return;
+  // The page's own origin (connect-src 'self'), whatever public address the session names. A ping a minute: the
+  // list is reloaded with it too, since last use is not a change that moves a state.
+  const url = new URL(template.replace('{types}', '*').replace('{closeafter}', 'no').replace('{ping}', '60'), location.href);
+  const source = new EventSource(url.pathname + url.search);
+  const openTab = () => tabs.find((t) => t.getAttribute('aria-selected') === 'true')?.id;
+  source.addEventListener('state', (event) => {
+    let change;
+    try {
+      change = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    const types = new Set(Object.values(change?.changed ?? {}).flatMap((t) => Object.keys(t ?? {})));
+    const tab = openTab();
+    if (tab === 'tab-keys' && types.has('x:ApiKey')) loadKeys();
+    else if (tab === 'tab-apps' && types.has('x:AppPassword')) loadApps();
+    else if (tab === 'tab-activity') loadActivity();
+  });
+  source.addEventListener('ping', () => {
+    // Not while the page is hidden or the keyboard is in a table (a reload would take the focus away).
+    if (document.hidden || document.activeElement?.closest('table')) return;
+    const tab = openTab();
+    if (tab === 'tab-keys') loadKeys();
+    else if (tab === 'tab-apps') loadApps();
+  });
+}
+
 async function start() {
   try {
     // The JMAP session names the API endpoint and its limits, as for any client.
@@ -1079,6 +1122,7 @@ async function start() {
     session.apiUrl = new URL(s.apiUrl, location.href).pathname;
     session.accountId = s.primaryAccounts?.['urn:stalwart:jmap'] ?? null;
     session.maxObjects = Math.min(s.capabilities?.['urn:ietf:params:jmap:core']?.maxObjectsInGet ?? 500, 500);
+    listen(s.eventSourceUrl);
   } catch (err) {
     pageError(err);
     return;

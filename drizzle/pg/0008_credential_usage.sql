@@ -1,0 +1,3 @@
+ALTER TABLE "credentials" ADD COLUMN "last_used_from" text;
+--> statement-breakpoint
+ALTER TABLE "credentials" ADD COLUMN "last_used_service" text;
