@@ -279,8 +279,8 @@ async function busy(button, fn) {
 // Lists
 
 const state = {
-  keys: { filter: null, filterText: '', flash: '' },
-  apps: { filter: null, filterText: '', flash: '' },
+  keys: { filter: null, filterText: '', flash: '', lastFlash: '', lastFlashAt: 0 },
+  apps: { filter: null, filterText: '', flash: '', lastFlash: '', lastFlashAt: 0 },
   /** The Activity view: an event type, and a credential when opened from a row's Activity button. */
   activity: { type: '', credential: null },
 };
@@ -289,9 +289,21 @@ function emptyRow(columns, text) {
   return h('tr', {}, h('td', { class: 'empty', colspan: columns }, text));
 }
 
+/** How long a message about the last action outlives the list reloads that live updates cause. */
+const FLASH_MS = 15_000;
+/** Set while a reload comes from a live update (push event or ping), not from the user. */
+let liveReload = false;
+
 function statusText(s, count, total, one, many) {
   const parts = [];
-  if (s.flash) parts.push(s.flash);
+  if (s.flash) {
+    parts.push(s.flash);
+    s.lastFlash = s.flash;
+    s.lastFlashAt = Date.now();
+  } else if (liveReload && s.lastFlash && Date.now() - s.lastFlashAt < FLASH_MS) {
+    // The change's own push event reloads the list right after the action: its message stays.
+    parts.push(s.lastFlash);
+  }
   if (total > count) parts.push(`Showing the newest ${count} of ${total} ${many}.`);
   else if (s.filter) parts.push(`${plural(count, one, many)} ${s.filterText}.`);
   // With no filter, an empty list says so itself.
@@ -1086,6 +1098,12 @@ $('[role=tablist]').addEventListener('keydown', (event) => {
 // Live updates: the session's eventSourceUrl (RFC 8620 push); the session cookie authenticates it
 
 /** Reloads the open tab's list when a state event names its type (a change here, in another tab, on any node). */
+/** Runs a list reload as a live one (see statusText). */
+function live(load) {
+  liveReload = true;
+  Promise.resolve(load()).finally(() => { liveReload = false; });
+}
+
 function listen(template) {
   if (!template || typeof EventSource === 'undefined') return;
   // The page's own origin (connect-src 'self'), whatever public address the session names. A ping a minute: the
@@ -1102,16 +1120,16 @@ function listen(template) {
     }
     const types = new Set(Object.values(change?.changed ?? {}).flatMap((t) => Object.keys(t ?? {})));
     const tab = openTab();
-    if (tab === 'tab-keys' && types.has('x:ApiKey')) loadKeys();
-    else if (tab === 'tab-apps' && types.has('x:AppPassword')) loadApps();
+    if (tab === 'tab-keys' && types.has('x:ApiKey')) live(loadKeys);
+    else if (tab === 'tab-apps' && types.has('x:AppPassword')) live(loadApps);
     else if (tab === 'tab-activity') loadActivity();
   });
   source.addEventListener('ping', () => {
     // Not while the page is hidden or the keyboard is in a table (a reload would take the focus away).
     if (document.hidden || document.activeElement?.closest('table')) return;
     const tab = openTab();
-    if (tab === 'tab-keys') loadKeys();
-    else if (tab === 'tab-apps') loadApps();
+    if (tab === 'tab-keys') live(loadKeys);
+    else if (tab === 'tab-apps') live(loadApps);
   });
 }
 
