@@ -61,9 +61,10 @@ describe.runIf(inject('postgresUrl'))('three nodes on one PostgreSQL database', 
   let nodes: Node[] = [];
   let a: Node, b: Node, c: Node;
   let admin: Record<string, string>;
+  let databaseUrl: string;
 
   beforeAll(async () => {
-    const databaseUrl = await createDatabase(inject('postgresUrl'));
+    databaseUrl = await createDatabase(inject('postgresUrl'));
     const env = {
       JMAP_KEYS_DATABASE_URL: databaseUrl, JMAP_KEYS_SECRET: TEST_SECRET, JMAP_KEYS_MAX_KEYS_PER_ACCOUNT: '20',
       JMAP_KEYS_AUTH_MAX_FAILURES: '6', JMAP_KEYS_MAX_CONCURRENT_REQUESTS: '100', JMAP_KEYS_REST_WRITES_PER_WINDOW: '10000',
@@ -101,6 +102,13 @@ describe.runIf(inject('postgresUrl'))('three nodes on one PostgreSQL database', 
       delays.push(performance.now() - acknowledged);
     }
     console.log(`revocation seen on A and C ${delays.map((d) => `${d.toFixed(1)} ms`).join(', ')} after B acknowledged it`);
+  });
+
+  it('a node started with another secret refuses to start, saying why', async () => {
+    const wrong = startNode('d', { JMAP_KEYS_DATABASE_URL: databaseUrl, JMAP_KEYS_SECRET: 'b2'.repeat(32) });
+    const error = await wrong.then(() => undefined, (err: unknown) => err as Error);
+    expect(error?.message).toMatch(/exited with [1-9]/);
+    expect(error?.message).toContain('is not the one the database');
   });
 
   it('failures spread over the nodes throttle together; a valid key is never refused', async () => {

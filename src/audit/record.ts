@@ -1,5 +1,5 @@
 import type { AuditType, CredentialKind, CredentialRow, StoreOps } from '../db/store.js';
-import { currentRequest } from '../http/request-context.js';
+import { currentRequest } from '../request-context.js';
 import { nowSeconds } from '../util/utcdate.js';
 
 /** Who did something: filled from the current request, or given (the CLI). */

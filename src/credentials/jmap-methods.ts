@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import type { TokenHasher } from '../auth/tokens.js';
 import type { CredentialKind, Store } from '../db/store.js';
-import { currentRequest } from '../http/request-context.js';
+import { currentRequest } from '../request-context.js';
 import { MethodError, type SetError } from '../jmap/errors.js';
 import type { JmapServer } from '../jmap/server.js';
 import { AccountIdArg, parseArgs } from '../jmap/standard/args.js';

@@ -7,7 +7,7 @@ import { cookieAuth } from './session-cookie.js';
 import { clientIp } from './client-ip.js';
 import { header as requestHeader } from './headers.js';
 import { problem } from './problem.js';
-import { noteAuth } from './request-context.js';
+import { noteAuth } from '../request-context.js';
 
 /** App passwords are mail passwords; on the HTTP APIs (as Bearer or inside Basic) they need an API scope. */
 export const apiUsable: Usable = (c, permissions) => c.kind === 'apiKey' || allowsApi(effectiveScopes(c, permissions));

@@ -8,7 +8,7 @@ import { encodeId } from '../util/ids.js';
 import { readBody } from './body.js';
 import { clientIp } from './client-ip.js';
 import { header } from './headers.js';
-import { currentRequest, noteAuth } from './request-context.js';
+import { currentRequest, noteAuth } from '../request-context.js';
 
 /** The permission each mail service needs (Dovecot's service names; Postfix says smtp). */
 const SERVICE_PERMISSION: Record<string, string> = {

@@ -6,7 +6,7 @@ import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import { readBody } from './body.js';
 import { clientIp } from './client-ip.js';
-import { currentRequest } from './request-context.js';
+import { currentRequest } from '../request-context.js';
 import { restError } from './rest/errors.js';
 
 export const LEAK_REPORT_PATH = '/api/leaked-credentials';

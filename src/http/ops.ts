@@ -10,7 +10,7 @@ import { encodeId } from '../util/ids.js';
 import { clientIp } from './client-ip.js';
 import { header } from './headers.js';
 import { problem } from './problem.js';
-import { currentRequest, faceOf, noteAuth, runInRequest, type RequestInfo } from './request-context.js';
+import { currentRequest, faceOf, noteAuth, runInRequest, type RequestInfo } from '../request-context.js';
 
 /** A client's X-Request-Id is kept when it is short and plain; otherwise one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;

@@ -10,7 +10,7 @@ import { StoreUnavailableError } from '../db/errors.js';
 import { errorFields } from '../log.js';
 import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
-import { noteAuth } from '../http/request-context.js';
+import { noteAuth } from '../request-context.js';
 import { PROFILE_PATH } from '../http/rest/smtp-credentials.js';
 import { mailUsername } from '../auth/identity.js';
 import { hashPassword } from '../auth/passwords.js';

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AuthReason, AuthResult } from '../auth/authenticator.js';
+import type { AuthReason, AuthResult } from './auth/authenticator.js';
 
 /** The face a request came through; audit events record it as `via`. */
 export type Face = 'jmap' | 'rest' | 'web' | 'introspect' | 'ops' | 'other';
