@@ -2,38 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cleanEnv, runBin, type Run } from './helpers/cli.js';
 import { bearer, freshStoreEnv, startTestServer, TEST_ENGINE, type TestServer } from './helpers/server.js';
-
-/** The real executable, run as a user would: `node bin/jmap-keys.js …` against the real server. */
-const BIN = fileURLToPath(new URL('../bin/jmap-keys.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment without any JMAP_KEYS_* of the caller's, plus `extra`. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('JMAP_KEYS_')) env[k] = v;
-  return { ...env, ...extra };
-}
-
-function runBin(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 /** Runs `fn` over `items`, a few at a time (each run is a node process). */
 async function pool<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit = 6): Promise<R[]> {

@@ -1,6 +1,4 @@
 import * as v from 'valibot';
-import type { TokenHasher } from '../auth/tokens.js';
-import type { CredentialKind, Store } from '../db/store.js';
 import { currentRequest } from '../request-context.js';
 import { MethodError, type SetError } from '../jmap/errors.js';
 import type { JmapServer } from '../jmap/server.js';
@@ -9,20 +7,13 @@ import { requirePermission } from '../jmap/standard/permission.js';
 import type { JsonObject } from '../jmap/types.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { formatUtcDate } from '../util/utcdate.js';
-import { STALWART_CAPABILITY } from './jmap-type.js';
+import { STALWART_CAPABILITY, type CredentialTypeOptions } from './jmap-type.js';
 import { UNRESTRICTED } from './policy.js';
 import { revokeAll } from './revoke-all.js';
 import { MAX_GRACE_SECONDS, rotateCredential } from './rotate.js';
 
-export interface CredentialMethodOptions {
-  kind: CredentialKind;
-  name: string;
-  permissionPrefix: string;
-  noun: string;
-  quota: number;
-  store: Store;
-  hasher: TokenHasher;
-}
+/** The same options as the object type's (without its wire-only switch). */
+export type CredentialMethodOptions = Omit<CredentialTypeOptions, 'withScopes'>;
 
 const RotateArgs = v.strictObject({
   accountId: AccountIdArg,

@@ -6,6 +6,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { credentialQuery, numbered, POSTGRES_DIALECT } from './credential-query.js';
+import { credentialFromColumns } from './rows.js';
 import * as schema from './pg-schema.js';
 import { pgErrorIsRetryable, pgFailure } from './pg-errors.js';
 import {
@@ -43,14 +44,7 @@ type Db = NodePgDatabase<typeof schema>;
 type Queryable = pg.Pool | pg.PoolClient;
 type RawCredential = typeof credentials.$inferSelect;
 
-function toRow(r: RawCredential): CredentialRow {
-  return {
-    ...r,
-    permissions: JSON.parse(r.permissions) as string[],
-    allowedIps: JSON.parse(r.allowedIps) as string[],
-    scopes: r.scopes === null ? null : (JSON.parse(r.scopes) as string[]),
-  };
-}
+const toRow = (r: RawCredential): CredentialRow => credentialFromColumns(r);
 
 /** The /query statement's WHERE and ORDER BY, from the one renderer both engines use (credential-query.ts). */
 function query(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[]) {

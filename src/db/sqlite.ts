@@ -6,6 +6,7 @@ import { and, asc, count, eq, gt, inArray, lte, max, sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { credentialQuery, SQLITE_DIALECT } from './credential-query.js';
+import { credentialFromColumns } from './rows.js';
 import * as schema from './schema.js';
 import { sqliteFailure, StoreUnavailableError } from './errors.js';
 import {
@@ -23,14 +24,7 @@ const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizz
 type Db = BetterSQLite3Database<typeof schema>;
 type RawCredential = typeof credentials.$inferSelect;
 
-function toRow(r: RawCredential): CredentialRow {
-  return {
-    ...r,
-    permissions: JSON.parse(r.permissions) as string[],
-    allowedIps: JSON.parse(r.allowedIps) as string[],
-    scopes: r.scopes === null ? null : (JSON.parse(r.scopes) as string[]),
-  };
-}
+const toRow = (r: RawCredential): CredentialRow => credentialFromColumns(r);
 
 const MAX_CACHED_STATEMENTS = 256;
 const MAX_CACHED_STATES = 10_000;
