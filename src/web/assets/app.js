@@ -1106,9 +1106,9 @@ function live(load) {
 
 function listen(template) {
   if (!template || typeof EventSource === 'undefined') return;
-  // The page's own origin (connect-src 'self'), whatever public address the session names. A ping a minute: the
+  // The page's own origin (connect-src 'self'), whatever public address the session names. A ping every 15 s: the
   // list is reloaded with it too, since last use is not a change that moves a state.
-  const url = new URL(template.replace('{types}', '*').replace('{closeafter}', 'no').replace('{ping}', '60'), location.href);
+  const url = new URL(template.replace('{types}', '*').replace('{closeafter}', 'no').replace('{ping}', '15'), location.href);
   const source = new EventSource(url.pathname + url.search);
   const openTab = () => tabs.find((t) => t.getAttribute('aria-selected') === 'true')?.id;
   source.addEventListener('state', (event) => {
