@@ -16,7 +16,6 @@ import { requireAuth, type AppEnv } from '../auth-middleware.js';
 import { readBody } from '../body.js';
 import { restError } from './errors.js';
 import { OneTimeLinks } from '../../credentials/one-time-links.js';
-import { loadServerSecret } from '../../services.js';
 import { autoconfigXml, mobileconfig, settingsPage } from './onboarding.js';
 
 /** A one-line label: printable text only (src/util/text.ts). */
@@ -73,7 +72,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   const { config } = services;
   const passwords = new AppPasswords(services.store, services.hasher, config.maxAppPasswordsPerAccount);
   const profiles = new OneTimeLinks<{ username: string; email: string; name: string; password: string; platform: string; scopes: string[] }>(
-    services.store, loadServerSecret(config), PROFILE_LINK_TTL_SECONDS);
+    services.store, services.serverKey, PROFILE_LINK_TTL_SECONDS);
   const windowMs = config.rest.windowSeconds * 1000;
   const reads = new RateLimit(services.store, 'rest:r', config.rest.readsPerWindow, windowMs);
   const writes = new RateLimit(services.store, 'rest:w', config.rest.writesPerWindow, windowMs);
