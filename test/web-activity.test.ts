@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from './helpers/accounts.js';
-import { chromiumPath, launchChromium, screenshot } from './helpers/browser.js';
+import { chromiumPath, launchChromium, openPage, screenshot, signIn } from './helpers/browser.js';
 import { basic, startTestServer, type TestServer } from './helpers/server.js';
 
 const executable = chromiumPath();
@@ -22,9 +22,7 @@ suite('web page: Activity (real Chromium against the real server)', () => {
     const { a, b } = made.body.methodResponses[0][1].created;
     await s.api(alice, [['x:ApiKey/set', { update: { [a.id]: { description: 'Nightly backup' } }, destroy: [b.id] }, '0']]);
     browser = await launchChromium(executable as string);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, timezoneId: 'UTC', locale: 'en-GB' });
-    context.setDefaultTimeout(5000);
-    page = await context.newPage();
+    page = await openPage(browser);
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   });
   afterAll(async () => {
@@ -33,10 +31,7 @@ suite('web page: Activity (real Chromium against the real server)', () => {
   });
 
   it('shows the account\'s audit trail, filters it by event, and per key from the key\'s row', async () => {
-    await page.goto(`${s.url}/web/`);
-    await page.fill('#login', 'alice');
-    await page.fill('#password', 'alice-password-1');
-    await page.click('button[type=submit]');
+    await signIn(page, s.url, 'alice', 'alice-password-1');
     await page.getByRole('tab', { name: 'Activity' }).click();
     const rows = page.locator('#activity-table tbody tr');
     await expect.poll(() => rows.count()).toBe(5);

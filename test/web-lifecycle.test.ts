@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from './helpers/accounts.js';
-import { chromiumPath, launchChromium, screenshot } from './helpers/browser.js';
+import { chromiumPath, launchChromium, openPage, screenshot, signIn } from './helpers/browser.js';
 import { basic, startTestServer, type ApiBody, type TestServer } from './helpers/server.js';
 
 const executable = chromiumPath();
@@ -17,14 +17,8 @@ suite('web page: rotation with a grace period and revoke all (real Chromium)', (
     s = await startTestServer({ JMAP_KEYS_REST_WRITES_PER_WINDOW: '1000', JMAP_KEYS_REST_READS_PER_WINDOW: '1000' });
     await createAccount(s, 'alice', 'alice-password-1');
     browser = await launchChromium(executable as string);
-    const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, timezoneId: 'UTC', locale: 'en-GB' });
-    ctx.setDefaultTimeout(5000);
-    page = await ctx.newPage();
-    await page.goto(`${s.url}/web/`);
-    await page.getByLabel('Login').fill('alice');
-    await page.getByLabel('Password').fill('alice-password-1');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+    page = await openPage(browser, { viewport: { width: 1200, height: 900 } });
+    await signIn(page, s.url, 'alice', 'alice-password-1');
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from './helpers/accounts.js';
-import { chromiumPath, launchChromium, screenshot } from './helpers/browser.js';
+import { chromiumPath, launchChromium, openPage, screenshot, signIn } from './helpers/browser.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const executable = chromiumPath();
@@ -18,14 +18,8 @@ suite('web page on a phone: setting up a device (real Chromium)', () => {
     s = await startTestServer({ JMAP_KEYS_POP3_ENABLED: 'true', JMAP_KEYS_REST_WRITES_PER_WINDOW: '1000' });
     await createAccount(s, 'alice', 'alice-password-1');
     browser = await launchChromium(executable as string);
-    const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, timezoneId: 'UTC', locale: 'en-GB' });
-    ctx.setDefaultTimeout(5000);
-    page = await ctx.newPage();
-    await page.goto(`${s.url}/web/`);
-    await page.getByLabel('Login').fill('alice');
-    await page.getByLabel('Password').fill('alice-password-1');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'API Keys' }).waitFor();
+    page = await openPage(browser, { viewport: PHONE, hasTouch: true });
+    await signIn(page, s.url, 'alice', 'alice-password-1');
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { createAccount } from './helpers/accounts.js';
-import { chromiumPath, launchChromium, screenshot } from './helpers/browser.js';
+import { chromiumPath, launchChromium, openPage, screenshot, signIn } from './helpers/browser.js';
 import { basic, bearer, startTestServer, USING, type TestServer } from './helpers/server.js';
 
 const executable = chromiumPath();
@@ -28,9 +28,7 @@ suite('web page: live updates and last use (real Chromium, changes made through 
     await createAccount(s, 'alice', 'alice-password-1');
     other = await startServer(loadConfig({ ...s.storeEnv, JMAP_KEYS_PORT: '0', JMAP_KEYS_LAST_USED_FLUSH_MS: '50' }));
     browser = await launchChromium(executable as string);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, timezoneId: 'UTC', locale: 'en-GB' });
-    context.setDefaultTimeout(5000);
-    page = await context.newPage();
+    page = await openPage(browser);
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   });
   afterAll(async () => {
@@ -40,10 +38,7 @@ suite('web page: live updates and last use (real Chromium, changes made through 
   });
 
   it('shows keys created and revoked on another node without a reload, and where and how a key was last used', async () => {
-    await page.goto(`${s.url}/web/`);
-    await page.fill('#login', 'alice');
-    await page.fill('#password', 'alice-password-1');
-    await page.click('button[type=submit]');
+    await signIn(page, s.url, 'alice', 'alice-password-1');
     const rows = page.locator('#key-table tbody tr[data-id]');
     await expect.poll(() => page.locator('#key-table tbody').textContent()).toContain('No API keys yet');
 

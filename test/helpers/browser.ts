@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 
 /** Where the end-to-end tests leave their screenshots (gitignored). */
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url));
@@ -29,4 +29,20 @@ export async function screenshot(page: Page, name: string, { fullPage = true } =
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage });
   return path;
+}
+
+/** A page in a fresh context: UTC, British English, 5 s to find anything (the page answers in milliseconds). */
+export async function openPage(browser: Browser, options: BrowserContextOptions = { viewport: { width: 1280, height: 860 } }): Promise<Page> {
+  const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-GB', ...options });
+  context.setDefaultTimeout(5000);
+  return context.newPage();
+}
+
+/** Signs in through the page's own form, as a person does, and waits for the credentials view. */
+export async function signIn(page: Page, serverUrl: string, login: string, password: string): Promise<void> {
+  await page.goto(`${serverUrl}/web/`);
+  await page.getByLabel('Login').fill(login);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'API Keys' }).waitFor();
 }
