@@ -1,7 +1,6 @@
-import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from './helpers/accounts.js';
-import { dialogue, hasDovecot, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { dialogue, hasDovecot, startMailPeers, type Dovecot } from './helpers/dovecot.js';
 import { basic, bearer, startTestServer, type TestServer } from './helpers/server.js';
 
 // Modelled on test/dovecot.test.ts: a real Dovecot asks jmap-keys (passdb oauth2); here for the usage fields.
@@ -10,7 +9,7 @@ const run = hasDovecot || process.env.CI ? describe : describe.skip;
 run('usage fields after mail logins through a real Dovecot', () => {
   let s: TestServer;
   let dovecot: Dovecot;
-  let relay: Server;
+  let peers: Awaited<ReturnType<typeof startMailPeers>> | undefined;
   let key: { id: string; apiKey: string };
   const alice = basic('alice', 'alice-password');
 
@@ -30,25 +29,14 @@ run('usage fields after mail logins through a real Dovecot', () => {
     await createAccount(s, 'alice', 'alice-password');
     const internal = await restCreate(bearer(s.adminToken), { name: 'dovecot', scopes: ['internal'] });
     key = await restCreate(alice, { name: 'Thunderbird', scopes: ['imap', 'pop3', 'smtp'] });
-    relay = createServer((sock) => {
-      sock.write('220 relay.test ESMTP\r\n');
-      sock.on('data', () => sock.write('250 ok\r\n'));
-    });
     // A range of its own (test/dovecot.test.ts uses 20000-31999), below Linux's ephemeral ports.
     const basePort = 16000 + Math.floor(Math.random() * 500) * 8;
-    await new Promise<void>((resolve, reject) => {
-      relay.once('error', reject);
-      relay.listen(basePort + 6, '127.0.0.1', () => resolve());
-    });
-    const url = new URL('/internal/introspect', s.url);
-    url.username = 'admin';
-    url.password = internal.apiKey;
-    dovecot = await startDovecot(url.toString(), basePort);
+    peers = await startMailPeers(s.url, internal.apiKey, basePort);
+    dovecot = peers.dovecot;
   }, 60_000);
 
   afterAll(async () => {
-    await dovecot?.stop();
-    relay?.close();
+    await peers?.stop();
     await s?.stop();
   });
 

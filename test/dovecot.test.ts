@@ -1,8 +1,7 @@
-import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from './helpers/accounts.js';
 import { cleanEnv, runBin } from './helpers/cli.js';
-import { dialogue, hasDovecot, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { dialogue, hasDovecot, startMailPeers, type Dovecot } from './helpers/dovecot.js';
 import { basic, bearer, startTestServer, type TestServer } from './helpers/server.js';
 
 // CI installs Dovecot (.ci/run); a developer machine without it skips this file rather than failing.
@@ -11,7 +10,7 @@ const run = hasDovecot || process.env.CI ? describe : describe.skip;
 run('a real Dovecot asks jmap-keys whether a login is good (passdb oauth2, RFC 7662)', () => {
   let s: TestServer;
   let dovecot: Dovecot;
-  let relay: Server;
+  let peers: Awaited<ReturnType<typeof startMailPeers>> | undefined;
   const keys: Record<string, string> = {};
   const alice = basic('alice', 'alice-password');
 
@@ -46,25 +45,14 @@ run('a real Dovecot asks jmap-keys whether a login is good (passdb oauth2, RFC 7
     keys.elsewhere = (await jmapCreate({ allowedIps: ['10.0.0.0/8'], permissions: { '@type': 'Replace', permissions: mail } })).secret;
     keys.here = (await jmapCreate({ allowedIps: ['127.0.0.0/8'], permissions: { '@type': 'Replace', permissions: mail } })).secret;
 
-    relay = createServer((sock) => {
-      sock.write('220 relay.test ESMTP\r\n');
-      sock.on('data', () => sock.write('250 ok\r\n'));
-    });
     // Below Linux's ephemeral range (32768+), where outgoing connections would collide with the fixed ports.
     const basePort = 20000 + Math.floor(Math.random() * 1500) * 8;
-    await new Promise<void>((resolve, reject) => {
-      relay.once('error', reject);
-      relay.listen(basePort + 6, '127.0.0.1', () => resolve());
-    });
-    const url = new URL('/internal/introspect', s.url);
-    url.username = 'admin';
-    url.password = internal.apiKey;
-    dovecot = await startDovecot(url.toString(), basePort);
+    peers = await startMailPeers(s.url, internal.apiKey, basePort);
+    dovecot = peers.dovecot;
   }, 60_000);
 
   afterAll(async () => {
-    await dovecot?.stop();
-    relay?.close();
+    await peers?.stop();
     await s?.stop();
   });
 

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -133,6 +133,38 @@ export async function startDovecot(introspectionUrl: string, basePort: number): 
 }
 
 let nextSource = 10;
+
+/**
+ * The mail side of a test: Dovecot on ports from `basePort`, asking the jmap-keys server at `serverUrl` (as `admin`
+ * with the `internal` app password `internalKey`), and a stand-in SMTP relay behind its submission service.
+ */
+export async function startMailPeers(serverUrl: string, internalKey: string, basePort: number): Promise<{ dovecot: Dovecot; stop(): Promise<void> }> {
+  const relay = createServer((sock) => {
+    sock.write('220 relay.test ESMTP\r\n');
+    sock.on('data', () => sock.write('250 ok\r\n'));
+  });
+  await new Promise<void>((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(basePort + 6, '127.0.0.1', () => resolve());
+  });
+  const url = new URL('/internal/introspect', serverUrl);
+  url.username = 'admin';
+  url.password = internalKey;
+  let dovecot: Dovecot;
+  try {
+    dovecot = await startDovecot(url.toString(), basePort);
+  } catch (err) {
+    relay.close();
+    throw err;
+  }
+  return {
+    dovecot,
+    async stop() {
+      await dovecot.stop();
+      relay.close();
+    },
+  };
+}
 
 /**
  * A line-oriented client for IMAP, POP3 and SMTP dialogues (plain, or implicit TLS with `tls`): send a line, wait for a reply matching a pattern.
