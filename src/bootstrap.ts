@@ -1,5 +1,5 @@
 import { generatePassword, hashPassword } from './auth/passwords.js';
-import { audit } from './audit/record.js';
+import { audit, SERVER_ACTOR } from './audit/record.js';
 import { issueAccountKey } from './credentials/issue.js';
 import type { Services } from './services.js';
 import { nowSeconds } from './util/utcdate.js';
@@ -22,8 +22,8 @@ export async function bootstrapAdmin(services: Services, adminPassword: string |
     if (await tx.countAccounts() > 0) return undefined;
     const account = await tx.createAccount({ login: 'admin', passwordHash, role: 'admin', createdAt: nowSeconds() });
     if (!account) return undefined;
-    await audit(tx, { type: 'account.created', accountId: account.id, details: { login: 'admin', role: 'admin' } });
-    const issued = await issueAccountKey(tx, hasher, account.id, 'Bootstrap admin key');
+    await audit(tx, { type: 'account.created', accountId: account.id, details: { login: 'admin', role: 'admin' } }, SERVER_ACTOR);
+    const issued = await issueAccountKey(tx, hasher, account.id, 'Bootstrap admin key', SERVER_ACTOR);
     if (!issued) throw new Error('bootstrap: the admin key was refused');
     return { login: 'admin', password, generatedPassword: adminPassword === undefined, apiKey: issued.token };
   });

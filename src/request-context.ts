@@ -1,10 +1,14 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuthReason, AuthResult } from './auth/authenticator.js';
 
 /** The face a request came through; audit events record it as `via`. */
 export type Face = 'jmap' | 'rest' | 'web' | 'introspect' | 'ops' | 'other';
 
-/** What one request has learned about itself, for its log line, its audit events and its metrics. */
+/**
+ * What one request has learned about itself, for its log line, its audit events and its metrics. It travels
+ * explicitly (Hono's `c.var.request`, a JMAP call's `caller.origin`), not in an AsyncLocalStorage: on Node 20 an
+ * AsyncLocalStorage installs a promise hook that every promise of the process then pays for (measured in
+ * bench/README.md, round 4: about a sixth of an authenticated Core/echo).
+ */
 export interface RequestInfo {
   id: string;
   face: Face;
@@ -18,20 +22,13 @@ export interface RequestInfo {
   fields: Record<string, string | number | boolean | null>;
 }
 
-const storage = new AsyncLocalStorage<RequestInfo>();
-
-export function runInRequest<T>(info: RequestInfo, fn: () => T): T {
-  return storage.run(info, fn);
+/** Hono variables every request has: its RequestInfo, set by the first middleware (src/http/ops.ts `observe`). */
+export interface RequestEnv {
+  Variables: { request: RequestInfo };
 }
 
-/** The request being handled, or undefined outside one (start-up, timers, the CLI). */
-export function currentRequest(): RequestInfo | undefined {
-  return storage.getStore();
-}
-
-/** Remembers who authenticated (or why not) on the current request. */
-export function noteAuth(result: AuthResult, clientIp: string | undefined): void {
-  const info = storage.getStore();
+/** Remembers who authenticated (or why not) on a request (undefined: outside the server's app, nothing to note). */
+export function noteAuth(info: RequestInfo | undefined, result: AuthResult, clientIp: string | undefined): void {
   if (!info) return;
   if (clientIp !== undefined) info.clientIp = clientIp;
   if (result.ok) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipAllowed, normalizeMask } from '../src/auth/ipmask.js';
 import { hashPassword } from '../src/auth/passwords.js';
 import { issueAccountKey } from '../src/credentials/issue.js';
+import { CLI_ACTOR } from '../src/audit/record.js';
 import { openStore } from '../src/db/open.js';
 import { basic, bearer, foreignSql, startTestServer, TEST_ENGINE, type TestServer } from './helpers/server.js';
 
@@ -97,7 +98,7 @@ describe('verified credentials are reused only while nothing changed', () => {
     expect(await state()).toBe(before);
     const otherStore = await openStore(s.services.config);
     try {
-      await issueAccountKey(otherStore, s.services.hasher, 1, "made elsewhere");
+      await issueAccountKey(otherStore, s.services.hasher, 1, "made elsewhere", CLI_ACTOR);
     } finally {
       await otherStore.close();
     }

@@ -197,7 +197,7 @@ export async function keyCreate(env: NodeJS.ProcessEnv, flags: KeyCreateFlags, o
     const account = await requireAccount(store, flags.login);
     // Checked against the database like the server does: never a key hashed with a stray new secret.
     const hasher = new TokenHasher(await checkedServerSecret(config, store));
-    const issued = await store.transaction((tx) => issueAccountKey(tx, hasher, account.id, description, expiresAt, config.maxKeysPerAccount, CLI_ACTOR));
+    const issued = await store.transaction((tx) => issueAccountKey(tx, hasher, account.id, description, CLI_ACTOR, expiresAt, config.maxKeysPerAccount));
     if (!issued) throw new CliError(`${flags.login} already has ${config.maxKeysPerAccount} API keys (JMAP_KEYS_MAX_KEYS_PER_ACCOUNT)`, EXIT.failed);
     const id = encodeId(issued.row.id);
     if (flags.json) {

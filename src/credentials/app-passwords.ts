@@ -1,4 +1,4 @@
-import { auditedCredential } from '../audit/record.js';
+import { auditedCredential, type Actor } from '../audit/record.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { TokenHasher } from '../auth/tokens.js';
 import { OVER_QUOTA, type CredentialRow, type NewCredential, type Store, type StoreOps } from '../db/store.js';
@@ -60,7 +60,7 @@ export class AppPasswords {
     return id === undefined ? undefined : (await this.store.credentials(principal.account.id, 'appPassword', [id]))[0];
   }
 
-  async create(principal: Principal, input: { name: string; scopes: Scope[]; expiresAt?: number | null; allowedIps?: string[]; platform?: string; deviceId?: string }): Promise<Refusal | { key: RestKey; token: string }> {
+  async create(principal: Principal, actor: Actor, input: { name: string; scopes: Scope[]; expiresAt?: number | null; allowedIps?: string[]; platform?: string; deviceId?: string }): Promise<Refusal | { key: RestKey; token: string }> {
     const bounds = restrictionsOf(principal);
     if (input.scopes.includes('internal') && !bounds.internal) return { status: 403, error: 'forbidden', message: INTERNAL_REFUSED };
     const { mode, list } = scopePermissions(input.scopes);
@@ -69,7 +69,7 @@ export class AppPasswords {
     const allowedIps = input.allowedIps !== undefined ? [...new Set(input.allowedIps)] : [...bounds.allowedIps];
     const wider = widerThanCaller(bounds, { expiresAt, allowedIps });
     if (wider) return { status: 403, error: 'forbidden', message: wider.description };
-    return this.store.transaction((tx) => this.issue(tx, principal, {
+    return this.store.transaction((tx) => this.issue(tx, principal, actor, {
       accountId: principal.account.id, kind: 'appPassword', description: input.name, expiresAt,
       permissionsMode: mode, permissions: list, allowedIps, scopes: [...new Set(input.scopes)],
       platform: input.platform ?? null, deviceId: input.deviceId ?? null,
@@ -80,10 +80,10 @@ export class AppPasswords {
    * New secret, same name, scopes and restrictions (src/credentials/rotate.ts): the old one revoked in the same
    * transaction, or with `graceSeconds` kept working until min(now + grace, its own expiry).
    */
-  async rotate(principal: Principal, old: CredentialRow, graceSeconds = 0): Promise<Refusal | { key: RestKey; token: string; previousId: string; previousExpiresAt: string }> {
+  async rotate(principal: Principal, actor: Actor, old: CredentialRow, graceSeconds = 0): Promise<Refusal | { key: RestKey; token: string; previousId: string; previousExpiresAt: string }> {
     const done = await this.store.transaction((tx) => rotateCredential(tx, {
       hasher: this.hasher, quota: this.quota, noun: 'app passwords', caller: { permissions: principal.permissions, restrictions: restrictionsOf(principal) },
-      accountId: old.accountId, kind: 'appPassword', id: old.id, graceSeconds,
+      accountId: old.accountId, kind: 'appPassword', id: old.id, graceSeconds, actor,
     }));
     if ('refused' in done) {
       return done.refused === 'notFound' ? { status: 404, error: 'not_found', message: 'No such key' }
@@ -92,23 +92,23 @@ export class AppPasswords {
     return { key: toRestKey(done.row, principal.account), token: done.token, previousId: encodeId(done.previousId), previousExpiresAt: formatUtcDate(done.previousExpiresAt) };
   }
 
-  async revoke(principal: Principal, row: CredentialRow): Promise<Refusal | boolean> {
+  async revoke(principal: Principal, actor: Actor, row: CredentialRow): Promise<Refusal | boolean> {
     if (row.scopes?.includes('internal') && !restrictionsOf(principal).internal) return { status: 403, error: 'forbidden', message: INTERNAL_REFUSED };
     return this.store.transaction(async (tx) => {
       const done = await tx.deleteCredential(row.accountId, 'appPassword', row.id);
-      if (done) await auditedCredential(tx, row, 'credential.destroyed');
+      if (done) await auditedCredential(tx, row, 'credential.destroyed', actor);
       return done;
     });
   }
 
   /** Issues a credential and records it; run inside a transaction. */
-  private async issue(store: StoreOps, principal: Principal, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>): Promise<Refusal | { key: RestKey; token: string }> {
+  private async issue(store: StoreOps, principal: Principal, actor: Actor, base: Omit<NewCredential, 'locator' | 'secretHash' | 'createdAt'>): Promise<Refusal | { key: RestKey; token: string }> {
     const missing = await ungrantable(store, principal.permissions, base.accountId, base.permissionsMode, base.permissions);
     if (missing.length > 0) return { status: 403, error: 'forbidden', message: describeUngrantable(missing) };
     const issued = this.hasher.issue('appPassword');
     const row = await store.insertCredential({ ...base, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds() }, this.quota);
     if (row === OVER_QUOTA) return { status: 403, error: 'over_quota', message: `You have exceeded your quota of ${this.quota} app passwords.` };
-    await auditedCredential(store, row, 'credential.created');
+    await auditedCredential(store, row, 'credential.created', actor);
     return { key: toRestKey(row, principal.account), token: issued.token };
   }
 }

@@ -7,8 +7,8 @@ import { nowSeconds } from '../util/utcdate.js';
  * A full-rights (Inherit, no IP restriction) API key for an account: the first admin key or a recovery key.
  * Audited; run it inside a transaction. undefined when the account already holds `quota` API keys.
  */
-export async function issueAccountKey(store: StoreOps, hasher: TokenHasher, accountId: number, description: string,
-  expiresAt: number | null = null, quota = Number.MAX_SAFE_INTEGER, actor?: Actor): Promise<{ row: CredentialRow; token: string } | undefined> {
+export async function issueAccountKey(store: StoreOps, hasher: TokenHasher, accountId: number, description: string, actor: Actor,
+  expiresAt: number | null = null, quota = Number.MAX_SAFE_INTEGER): Promise<{ row: CredentialRow; token: string } | undefined> {
   const issued = hasher.issue('apiKey');
   const row = await store.insertCredential({
     accountId, kind: 'apiKey', description, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds(),

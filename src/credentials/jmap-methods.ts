@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { currentRequest } from '../request-context.js';
+import { callerActor } from '../audit/record.js';
 import { MethodError, type SetError } from '../jmap/errors.js';
 import type { JmapServer } from '../jmap/server.js';
 import { AccountIdArg, parseArgs } from '../jmap/standard/args.js';
@@ -49,7 +49,7 @@ export function registerCredentialMethods(jmap: JmapServer, o: CredentialMethodO
       const oldState = await state(accountId);
       const done = await store.transaction((tx) => rotateCredential(tx, {
         hasher: o.hasher, quota: o.quota, noun: o.noun, accountId: decodeId(accountId) ?? -1, kind, id, graceSeconds: a.graceSeconds,
-        caller: { permissions: ctx.caller.permissions, restrictions: ctx.caller.restrictions ?? UNRESTRICTED },
+        caller: { permissions: ctx.caller.permissions, restrictions: ctx.caller.restrictions ?? UNRESTRICTED }, actor: callerActor(ctx.caller),
       }));
       if ('refused' in done) throw new MethodError(done.refused, done.refused === 'notFound' ? `No ${o.name} with id ${a.id.slice(0, 64)}` : done.description);
       return {
@@ -68,11 +68,11 @@ export function registerCredentialMethods(jmap: JmapServer, o: CredentialMethodO
       const accountId = await ctx.resolveAccount(a.accountId);
       const accountNum = decodeId(accountId) ?? -1;
       // The credential this request came with (none for a password or the page's cookie): kept unless asked.
-      const current = currentRequest()?.credentialId ?? null;
+      const current = ctx.caller.origin?.credentialId ?? null;
       const oldState = await state(accountId);
       const done = await store.transaction((tx) => revokeAll(tx, {
         accountId: accountNum, kind, reason: 'revokeAll', internal: (ctx.caller.restrictions ?? UNRESTRICTED).internal,
-        spare: a.includeCurrent ? null : current,
+        spare: a.includeCurrent ? null : current, actor: callerActor(ctx.caller),
       }));
       const notDestroyed: Record<string, SetError> = {};
       for (const { row, why } of done.kept) {

@@ -1,4 +1,4 @@
-import { audit, auditedCredential } from '../audit/record.js';
+import { audit, auditedCredential, callerActor } from '../audit/record.js';
 import type { TokenHasher } from '../auth/tokens.js';
 import { OVER_QUOTA, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialSort, type DateCondition, type Store, type StoreOps } from '../db/store.js';
 import type { MethodContext } from '../jmap/context.js';
@@ -181,7 +181,7 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
         scopes: input.scopes ?? null, platform: null, deviceId: null,
       }, o.quota);
       if (row === OVER_QUOTA) return { type: 'overQuota', description: `You have exceeded your quota of ${o.quota} ${o.noun}.` };
-      await auditedCredential(store, row, 'credential.created');
+      await auditedCredential(store, row, 'credential.created', callerActor(ctx.caller));
       const role = o.withScopes ? (await store.accountById(accountNum))?.role : undefined;
       const wire = credentialToWire(row, role ? scopesOf(row, role) : undefined);
       const { id: _id, description: _d, ...reported } = wire;
@@ -218,7 +218,7 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
       }
       const n = decodeId(id) ?? -1;
       if (await store.updateCredential(num(accountId), kind, n, changes) && Object.keys(changes).length > 0) {
-        await audit(store, { type: 'credential.updated', accountId: num(accountId), credentialId: n, credentialKind: kind, details: { ...changes } });
+        await audit(store, { type: 'credential.updated', accountId: num(accountId), credentialId: n, credentialKind: kind, details: { ...changes } }, callerActor(ctx.caller));
       }
       if (!o.withScopes || (changes.scopes === undefined && changes.permissions === undefined)) return null;
       // The other spelling of the rights moved with the one the client changed: report both as they are now.
@@ -234,7 +234,7 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
       const guarded = internalGuard(ctx, row?.scopes);
       if (guarded) return guarded;
       if (!row || !(await store.deleteCredential(num(accountId), kind, row.id))) return { type: 'notFound' };
-      await auditedCredential(store, row, 'credential.destroyed');
+      await auditedCredential(store, row, 'credential.destroyed', callerActor(ctx.caller));
       return undefined;
     },
 

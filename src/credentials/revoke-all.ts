@@ -20,7 +20,7 @@ export async function revokeAll(tx: StoreOps, o: {
   internal: boolean;
   /** The credential the caller authenticated with: kept unless it is null (then nothing is kept for that reason). */
   spare: number | null;
-  actor?: Actor;
+  actor: Actor;
 }): Promise<RevokeAllResult> {
   const result: RevokeAllResult = { revoked: [], kept: [] };
   for (const row of await tx.credentials(o.accountId, o.kind, null)) {

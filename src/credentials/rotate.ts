@@ -34,7 +34,7 @@ export interface Rotated {
  */
 export async function rotateCredential(tx: StoreOps, o: {
   hasher: TokenHasher; quota: number; noun: string; caller: Rotator; accountId: number; kind: CredentialKind; id: number;
-  graceSeconds: number; actor?: Actor;
+  graceSeconds: number; actor: Actor;
 }): Promise<RotateRefusal | Rotated> {
   const old = (await tx.credentials(o.accountId, o.kind, [o.id]))[0];
   if (!old) return { refused: 'notFound', description: `No ${o.noun.replace(/s$/, '')} with this id` };

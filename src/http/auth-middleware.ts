@@ -7,13 +7,13 @@ import { cookieAuth } from './session-cookie.js';
 import { clientIp } from './client-ip.js';
 import { header as requestHeader } from './headers.js';
 import { problem } from './problem.js';
-import { noteAuth } from '../request-context.js';
+import { noteAuth, type RequestEnv } from '../request-context.js';
 
 /** App passwords are mail passwords; on the HTTP APIs (as Bearer or inside Basic) they need an API scope. */
 export const apiUsable: Usable = (c, permissions) => c.kind === 'apiKey' || allowsApi(effectiveScopes(c, permissions));
 
 export interface AppEnv {
-  Variables: { principal: Principal; clientIp: string | undefined };
+  Variables: RequestEnv['Variables'] & { principal: Principal; clientIp: string | undefined };
 }
 
 export type AuthErrorRenderer = (c: Context, status: 401 | 403 | 429, detail: string) => Response;
@@ -33,7 +33,7 @@ export function requireAuth(services: Services, service: UseService, render: Aut
     // The web page's session cookie (src/web/session.ts), only when no Authorization header is sent.
     const byCookie = header === undefined ? await cookieAuth(services, c) : undefined;
     const result = byCookie ?? await services.authenticator.authenticate(header, ip, service, apiUsable);
-    noteAuth(result, ip);
+    noteAuth(c.var.request, result, ip);
     if (!result.ok) {
       if (result.status === 401) {
         c.header('WWW-Authenticate', 'Bearer realm="jmap-keys"');

@@ -8,7 +8,7 @@ import { encodeId } from '../util/ids.js';
 import { readBody } from './body.js';
 import { clientIp } from './client-ip.js';
 import { header } from './headers.js';
-import { currentRequest, noteAuth } from '../request-context.js';
+import { noteAuth, type RequestEnv, type RequestInfo } from '../request-context.js';
 
 /** The permission each mail service needs (Dovecot's service names; Postfix says smtp). */
 const SERVICE_PERMISSION: Record<string, string> = {
@@ -40,8 +40,8 @@ export function remoteAddress(value: string | undefined): string | undefined {
  * The caller proves itself with a credential holding the `internal` scope; the verdict is always 200 JSON,
  * and an inactive one says nothing but `{"active": false}`.
  */
-export function introspectRoutes(services: Services): Hono {
-  const app = new Hono();
+export function introspectRoutes(services: Services): Hono<RequestEnv> {
+  const app = new Hono<RequestEnv>();
   const { authenticator } = services;
   // The caller may present its internal app password as Bearer too.
   const internalBearer: Usable = (c) => c.scopes?.includes('internal') === true;
@@ -55,7 +55,7 @@ export function introspectRoutes(services: Services): Hono {
   app.post('/internal/introspect', async (c) => {
     const callerIp = clientIp(c, services.config.trustedProxies);
     const caller = await authenticator.authenticate(header(c, 'authorization'), callerIp, 'rest', internalBearer);
-    noteAuth(caller, callerIp);
+    noteAuth(c.var.request, caller, callerIp);
     if (!caller.ok && caller.status === 429) {
       c.header('Retry-After', String(caller.retryAfter ?? 60));
       return c.json({ error: 'rate_limited', error_description: caller.detail }, 429);
@@ -76,7 +76,7 @@ export function introspectRoutes(services: Services): Hono {
     const mailClient = remoteAddress(header(c, 'x-dovecot-auth-remote'));
     /** The verdict with its reason goes to the log line and the metrics; the answer stays `{"active": false}`. */
     const record = (verdict: 'active' | 'inactive', reason: string, credentialId?: number) => {
-      const info = currentRequest();
+      const info = c.var.request as RequestInfo | undefined;
       if (info) {
         Object.assign(info.fields, { verdict, verdictReason: reason, service: service ?? null, mailClient: mailClient ?? null });
         if (credentialId !== undefined) info.fields.verdictCredentialId = encodeId(credentialId);

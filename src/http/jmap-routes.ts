@@ -60,6 +60,7 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
     const caller: Caller = {
       accountId: encodeId(principal.account.id), username: principal.account.login, permissions: principal.permissions,
       restrictions: restrictionsOf(principal),
+      origin: { credentialId: principal.credential?.id ?? null, clientIp: c.var.clientIp ?? null, via: c.var.request?.face ?? 'jmap' },
     };
     try {
       const body = await readBody(c, config.limits.maxSizeRequest);

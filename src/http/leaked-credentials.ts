@@ -6,7 +6,7 @@ import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import { readBody } from './body.js';
 import { clientIp } from './client-ip.js';
-import { currentRequest } from '../request-context.js';
+import type { RequestEnv, RequestInfo } from '../request-context.js';
 import { restError } from './rest/errors.js';
 
 export const LEAK_REPORT_PATH = '/api/leaked-credentials';
@@ -40,8 +40,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * answer is the same whatever the tokens were, so it tells nothing about which existed. Rate limited per client
  * address, counted in the store so every node counts together.
  */
-export function leakReportRoutes(services: Services): Hono {
-  const app = new Hono();
+export function leakReportRoutes(services: Services): Hono<RequestEnv> {
+  const app = new Hono<RequestEnv>();
   const { config, log } = services;
   const limit = new RateLimit(services.store, 'leak', config.leakReportsPerWindow, config.rest.windowSeconds * 1000);
 
@@ -77,7 +77,7 @@ export function leakReportRoutes(services: Services): Hono {
 
     const reports = parsed.output;
     const revoked = await revokeLeaked(services.store, services.hasher, reports, { accountId: null, credentialId: null, clientAddress: ip ?? null, via: 'leak-report' });
-    const info = currentRequest();
+    const info = c.var.request as RequestInfo | undefined;
     for (const { credential, login, report } of revoked) {
       log.warn({
         reqId: info?.id, credentialId: encodeId(credential.id), accountId: encodeId(credential.accountId), login, kind: credential.kind,

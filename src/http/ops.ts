@@ -7,10 +7,11 @@ import { StoreUnavailableError } from '../db/errors.js';
 import { errorFields } from '../log.js';
 import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
+import type { AppEnv } from './auth-middleware.js';
 import { clientIp } from './client-ip.js';
 import { header } from './headers.js';
 import { problem } from './problem.js';
-import { currentRequest, faceOf, noteAuth, runInRequest, type RequestInfo } from '../request-context.js';
+import { faceOf, noteAuth, type RequestEnv, type RequestInfo } from '../request-context.js';
 
 /** A client's X-Request-Id is kept when it is short and plain; otherwise one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -19,7 +20,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
  * One JSON log line and the metrics of every request. The line names the route pattern, never the raw path (a
  * one-time profile link holds its secret in the path), and never a header value.
  */
-export function observe(services: Services): MiddlewareHandler {
+export function observe(services: Services): MiddlewareHandler<RequestEnv> {
   const { log, metrics, config } = services;
   return async (c, next) => {
     const started = process.hrtime.bigint();
@@ -34,7 +35,8 @@ export function observe(services: Services): MiddlewareHandler {
     c.header('X-Request-Id', info.id);
     // Once draining for shutdown, every answer closes its connection so keep-alive clients move on.
     if (services.draining) c.header('Connection', 'close');
-    await runInRequest(info, next);
+    c.set('request', info);
+    await next();
     const route = c.res.status === 404 && routePath(c, -1).endsWith('*') ? 'unmatched' : routePath(c, -1);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const status = c.res.status;
@@ -60,8 +62,8 @@ export function observe(services: Services): MiddlewareHandler {
 
 /** Maps a store that cannot work right now to 503 problem+json (logged and counted); anything else to a plain 500. */
 export function onError(services: Services) {
-  return (err: Error, c: Context): Response => {
-    const info = currentRequest();
+  return (err: Error, c: Context<AppEnv>): Response => {
+    const info = c.var.request as RequestInfo | undefined;
     if (err instanceof StoreUnavailableError) {
       services.metrics.storeErrors.inc({ reason: err.reason });
       services.log.error({ reqId: info?.id, ...errorFields(err), storeFailure: err.reason }, 'store unavailable');
@@ -78,8 +80,8 @@ export function onError(services: Services) {
 }
 
 /** /healthz (the process answers), /readyz (bootstrapped and the store answers) and /metrics (internal scope or admin). */
-export function opsRoutes(services: Services): Hono {
-  const app = new Hono();
+export function opsRoutes(services: Services): Hono<RequestEnv> {
+  const app = new Hono<RequestEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     if (services.draining) return c.json({ status: 'draining' }, 503);
@@ -96,7 +98,7 @@ export function opsRoutes(services: Services): Hono {
     // An API key, an app password with an API or the internal scope, or an account password.
     const result = await services.authenticator.authenticate(header(c, 'authorization'), ip, 'rest',
       (cred) => cred.kind === 'apiKey' || allowsApi(cred.scopes) || cred.scopes?.includes('internal') === true);
-    noteAuth(result, ip);
+    noteAuth(c.var.request, result, ip);
     if (!result.ok) {
       if (result.status === 401) c.header('WWW-Authenticate', 'Bearer realm="jmap-keys metrics"');
       if (result.retryAfter !== undefined) c.header('Retry-After', String(result.retryAfter));

@@ -28,6 +28,16 @@ export interface Caller {
    * (undefined: unrestricted). The protocol layer passes them through to the object types.
    */
   restrictions?: CallerRestrictions;
+  /** Where the call came from, for what the object types record (an audit trail); opaque to the protocol layer. */
+  origin?: CallerOrigin;
+}
+
+export interface CallerOrigin {
+  /** The credential the request was authenticated with (null: a password or a session). */
+  credentialId: number | null;
+  clientIp: string | null;
+  /** The face the request came through (jmap, web, …). */
+  via: string;
 }
 
 export interface CallerRestrictions {

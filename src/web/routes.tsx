@@ -5,7 +5,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { raw } from 'hono/html';
 import QRCode from 'qrcode';
 import { apiUsable, type AppEnv } from '../http/auth-middleware.js';
-import { audit, type Actor, type AuditInput } from '../audit/record.js';
+import { audit, requestActor, type Actor, type AuditInput } from '../audit/record.js';
 import { StoreUnavailableError } from '../db/errors.js';
 import { errorFields } from '../log.js';
 import { readBody } from '../http/body.js';
@@ -101,7 +101,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
    * Audit of a sign-in or sign-out. Sign-out must work even when the database cannot take the event: it then goes
    * to the log instead (warn), where it is not lost.
    */
-  const auditSession = async (event: AuditInput, actor?: Actor) => {
+  const auditSession = async (event: AuditInput, actor: Actor) => {
     try {
       await audit(services.store, event, actor);
     } catch (err) {
@@ -168,7 +168,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     const basic = `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
     const ip = clientIp(c, services.config.trustedProxies);
     const result = await services.authenticator.authenticate(basic, ip, 'rest', apiUsable);
-    noteAuth(result, ip);
+    noteAuth(c.var.request, result, ip);
     if (!result.ok) {
       if (result.status === 429) {
         c.header('Retry-After', String(result.retryAfter ?? 60));
@@ -179,7 +179,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     // App passwords are for mail apps: the web page wants the account password.
     if (result.principal.credential !== null) return fail(401, 'Sign in with your account password, not an app password.');
     const issued = await sessions.issue(result.principal.account);
-    await auditSession({ type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } });
+    await auditSession({ type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } }, requestActor(c.var.request));
     setSessionCookie(c, issued);
     deleteCookie(c, LOGIN_COOKIE, { path: '/web/', secure: secure() });
     if (json) return c.json({ login: result.principal.account.login, csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });

@@ -4,6 +4,7 @@ import { addressBucket, RateLimit } from '../../auth/throttle.js';
 import { accountAddress, mailAddress, mailUsername } from '../../auth/identity.js';
 import { normalizeMask } from '../../auth/ipmask.js';
 import type { AccountRow } from '../../db/store.js';
+import { requestActor } from '../../audit/record.js';
 import { AppPasswords, toRestKey } from '../../credentials/app-passwords.js';
 import { LIMITS } from '../../credentials/contract.js';
 import { MAX_ALLOWED_IPS } from '../../credentials/validate.js';
@@ -143,7 +144,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     if (!need(c, 'sysAppPasswordCreate')) return denied(c);
     const parsed = await body(c, CreateBody);
     if (!parsed.ok) return parsed.res;
-    const made = await passwords.create(c.var.principal, parsed.value);
+    const made = await passwords.create(c.var.principal, requestActor(c.var.request), parsed.value);
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     return c.json({ ...made.key, apiKey: made.token }, 201);
   });
@@ -153,7 +154,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const parsed = await body(c, MobileBody);
     if (!parsed.ok) return parsed.res;
     const { name, platform, deviceId } = parsed.value;
-    const made = await passwords.create(c.var.principal, { name, scopes: MOBILE_SCOPES, platform, deviceId });
+    const made = await passwords.create(c.var.principal, requestActor(c.var.request), { name, scopes: MOBILE_SCOPES, platform, deviceId });
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     const { account } = c.var.principal;
     const link = await profiles.add({ username: mailUsername(account), email: mailAddress(account, config.mail.imap.serverName), name, password: made.token, platform, scopes: made.key.scopes });
@@ -194,7 +195,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     if (!need(c, 'sysAppPasswordDestroy')) return denied(c);
     const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
     if (!row) return notFound(c);
-    const revoked = await passwords.revoke(c.var.principal, row);
+    const revoked = await passwords.revoke(c.var.principal, requestActor(c.var.request), row);
     if (typeof revoked !== 'boolean') return restError(c, revoked.status, revoked.error, revoked.message);
     if (!revoked) return notFound(c);
     return c.body(null, 204);
@@ -206,7 +207,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     if (!row) return notFound(c);
     const parsed = await body(c, RotateBody, true);
     if (!parsed.ok) return parsed.res;
-    const made = await passwords.rotate(c.var.principal, row, parsed.value.graceSeconds);
+    const made = await passwords.rotate(c.var.principal, requestActor(c.var.request), row, parsed.value.graceSeconds);
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     return c.json({ ...made.key, apiKey: made.token, previousId: made.previousId, previousExpiresAt: made.previousExpiresAt }, 200);
   });
