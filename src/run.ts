@@ -54,5 +54,7 @@ export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: s
   log.info({ url: running.url, database, engine: running.services.store.engine, synchronous: config.sqliteSynchronous,
     logLevel: config.logLevel, auditRetentionDays: config.auditRetentionDays, pid: process.pid },
   `listening on ${running.url} (database ${database})`);
+  // Lines are gathered in a buffer (src/log.ts): the start-up ones go out now, not with the next 4 KB.
+  log.flush();
   return running;
 }

