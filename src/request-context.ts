@@ -5,7 +5,7 @@ export type Face = 'jmap' | 'rest' | 'web' | 'introspect' | 'ops' | 'other';
 
 /**
  * What one request has learned about itself, for its log line, its audit events and its metrics. It travels
- * explicitly (Hono's `c.var.request`, a JMAP call's `caller.origin`), not in an AsyncLocalStorage: on Node 20 an
+ * explicitly (Hono's `c.get('request')`, a JMAP call's `caller.origin`), not in an AsyncLocalStorage: on Node 20 an
  * AsyncLocalStorage installs a promise hook that every promise of the process then pays for (measured in
  * bench/README.md, round 4: about a sixth of an authenticated Core/echo).
  */

@@ -30,6 +30,9 @@ describe('structured logs (a real server, stdout parsed as JSON lines)', () => {
 
     expect((await fetch(`${base}/jmap/session`, { headers: auth(`Bearer ${adminKey}`) })).status).toBe(200);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    // Every answer names its request: the client's id when it gave a plain one, else a new one.
+    expect((await fetch(`${base}/healthz`, { headers: { 'X-Request-Id': 'probe-7' } })).headers.get('x-request-id')).toBe('probe-7');
+    expect((await fetch(`${base}/healthz`, { headers: { 'X-Request-Id': 'bad id!' } })).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const made = await api(`Bearer ${adminKey}`, [['x:ApiKey/set', { create: {
       fenced: { description: 'fenced', allowedIps: ['192.0.2.0/24'] }, gone: { description: 'gone' },
     } }, '0']]);

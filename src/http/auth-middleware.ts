@@ -33,7 +33,7 @@ export function requireAuth(services: Services, service: UseService, render: Aut
     // The web page's session cookie (src/web/session.ts), only when no Authorization header is sent.
     const byCookie = header === undefined ? await cookieAuth(services, c) : undefined;
     const result = byCookie ?? await services.authenticator.authenticate(header, ip, service, apiUsable);
-    noteAuth(c.var.request, result, ip);
+    noteAuth(c.get('request'), result, ip);
     if (!result.ok) {
       if (result.status === 401) {
         c.header('WWW-Authenticate', 'Bearer realm="jmap-keys"');

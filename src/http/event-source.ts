@@ -144,7 +144,7 @@ export function eventSourceRoutes(services: Services, hub: PushHub): Hono<AppEnv
   const handler = async (c: Context<AppEnv>) => {
     const params = parseEventSourceParams(new URL(c.req.url).searchParams);
     if ('error' in params) return problem(c, 400, params.error);
-    const { principal } = c.var;
+    const principal = c.get('principal');
     const readable = readableTypes(jmap, principal.permissions);
     let types: PushableType[];
     if (params.types === '*') {

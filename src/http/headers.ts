@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 
 /** Node's request when @hono/node-server serves the app; undefined under app.request() in tests. */
@@ -17,4 +17,14 @@ export function header(c: Context, name: string): string | undefined {
   if (!incoming) return c.req.header(name);
   const value = incoming.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * Sets a response header that every answer carries. Under @hono/node-server it goes on Node's ServerResponse (which
+ * merges it with the answer's own headers): c.header() would make the answer build a WHATWG Headers object.
+ */
+export function setResponseHeader(c: Context, name: string, value: string): void {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (outgoing) outgoing.setHeader(name, value);
+  else c.header(name, value);
 }

@@ -55,7 +55,7 @@ export function introspectRoutes(services: Services): Hono<RequestEnv> {
   app.post('/internal/introspect', async (c) => {
     const callerIp = clientIp(c, services.config.trustedProxies);
     const caller = await authenticator.authenticate(header(c, 'authorization'), callerIp, 'rest', internalBearer);
-    noteAuth(c.var.request, caller, callerIp);
+    noteAuth(c.get('request'), caller, callerIp);
     if (!caller.ok && caller.status === 429) {
       c.header('Retry-After', String(caller.retryAfter ?? 60));
       return c.json({ error: 'rate_limited', error_description: caller.detail }, 429);
@@ -76,7 +76,7 @@ export function introspectRoutes(services: Services): Hono<RequestEnv> {
     const mailClient = remoteAddress(header(c, 'x-dovecot-auth-remote'));
     /** The verdict with its reason goes to the log line and the metrics; the answer stays `{"active": false}`. */
     const record = (verdict: 'active' | 'inactive', reason: string, credentialId?: number) => {
-      const info = c.var.request as RequestInfo | undefined;
+      const info = c.get('request') as RequestInfo | undefined;
       if (info) {
         Object.assign(info.fields, { verdict, verdictReason: reason, service: service ?? null, mailClient: mailClient ?? null });
         if (credentialId !== undefined) info.fields.verdictCredentialId = encodeId(credentialId);

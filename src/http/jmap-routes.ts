@@ -20,7 +20,7 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
   const auth = requireAuth(services, 'jmap');
 
   const sessionFor = (c: Context<AppEnv>): Omit<SessionInput, 'baseUrl' | 'apiPath'> => {
-    const { account } = c.var.principal;
+    const { account } = c.get('principal');
     const id = encodeId(account.id);
     return {
       capabilities: jmap.capabilityList(),
@@ -34,7 +34,7 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
   // a SHA-256 off every API request.
   const stateCache = new Map<string, string>();
   const stateFor = (c: Context<AppEnv>): string => {
-    const { account } = c.var.principal;
+    const { account } = c.get('principal');
     const key = `${account.id}\0${account.login}\0${account.role}`;
     let state = stateCache.get(key);
     if (state === undefined) {
@@ -56,11 +56,11 @@ export function jmapRoutes(services: Services): Hono<AppEnv> {
     'urn:ietf:params:jmap:error:limit', { limit: 'maxSizeRequest' });
 
   const api = async (c: Context<AppEnv>) => {
-    const { principal } = c.var;
+    const principal = c.get('principal');
     const caller: Caller = {
       accountId: encodeId(principal.account.id), username: principal.account.login, permissions: principal.permissions,
       restrictions: restrictionsOf(principal),
-      origin: { credentialId: principal.credential?.id ?? null, clientIp: c.var.clientIp ?? null, via: c.var.request?.face ?? 'jmap' },
+      origin: { credentialId: principal.credential?.id ?? null, clientIp: c.get('clientIp') ?? null, via: c.get('request')?.face ?? 'jmap' },
     };
     try {
       const body = await readBody(c, config.limits.maxSizeRequest);

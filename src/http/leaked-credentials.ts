@@ -77,7 +77,7 @@ export function leakReportRoutes(services: Services): Hono<RequestEnv> {
 
     const reports = parsed.output;
     const revoked = await revokeLeaked(services.store, services.hasher, reports, { accountId: null, credentialId: null, clientAddress: ip ?? null, via: 'leak-report' });
-    const info = c.var.request as RequestInfo | undefined;
+    const info = c.get('request') as RequestInfo | undefined;
     for (const { credential, login, report } of revoked) {
       log.warn({
         reqId: info?.id, credentialId: encodeId(credential.id), accountId: encodeId(credential.accountId), login, kind: credential.kind,

@@ -18,6 +18,24 @@ export class Metrics {
   readonly webhookDeliveries = new Counter({ name: 'jmap_keys_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, failed: retried later, abandoned: the last attempt failed)', labelNames: ['outcome'], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'jmap_keys_store_errors_total', help: 'Store operations that failed (busy, readonly, full, io, cantopen)', labelNames: ['reason'], registers: [this.registry] });
 
+  /**
+   * Label children by method, route pattern and status, looked up with one string key: prom-client hashes the label
+   * object on every inc/observe otherwise. Bounded, as the labels are (route patterns, not paths).
+   */
+  private readonly requestChildren = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<string> }>();
+
+  /** One answered request: counted by method, route and status, its latency by method and route. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let child = this.requestChildren.get(key);
+    if (!child) {
+      child = { count: this.requests.labels(method, route, String(status)), latency: this.latency.labels(method, route) };
+      this.requestChildren.set(key, child);
+    }
+    child.count.inc();
+    child.latency.observe(seconds);
+  }
+
   constructor(store: Store) {
     const registry = this.registry;
     new Gauge({

@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 import { encodeId } from '../util/ids.js';
 import type { AppEnv } from './auth-middleware.js';
 import { clientIp } from './client-ip.js';
-import { header } from './headers.js';
+import { header, setResponseHeader } from './headers.js';
 import { problem } from './problem.js';
 import { faceOf, noteAuth, type RequestEnv, type RequestInfo } from '../request-context.js';
 
@@ -35,7 +35,7 @@ export function observe(services: Services): MiddlewareHandler<RequestEnv> {
       clientIp: clientIp(c, config.trustedProxies),
       fields: {},
     };
-    c.header('X-Request-Id', info.id);
+    setResponseHeader(c, 'X-Request-Id', info.id);
     // Once draining for shutdown, every answer closes its connection so keep-alive clients move on.
     if (services.draining) c.header('Connection', 'close');
     c.set('request', info);
@@ -43,8 +43,7 @@ export function observe(services: Services): MiddlewareHandler<RequestEnv> {
     const route = c.res.status === 404 && routePath(c, -1).endsWith('*') ? 'unmatched' : routePath(c, -1);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const status = c.res.status;
-    metrics.requests.inc({ method: c.req.method, route, status: String(status) });
-    metrics.latency.observe({ method: c.req.method, route }, seconds);
+    metrics.request(c.req.method, route, status, seconds);
     if (info.auth) {
       metrics.auth.inc(info.auth.ok ? { outcome: 'ok', reason: 'ok' } : { outcome: 'refused', reason: info.auth.reason });
       if (!info.auth.ok && info.auth.reason === 'throttled') metrics.throttled.inc({ limit: 'auth' });
@@ -66,7 +65,7 @@ export function observe(services: Services): MiddlewareHandler<RequestEnv> {
 /** Maps a store that cannot work right now to 503 problem+json (logged and counted); anything else to a plain 500. */
 export function onError(services: Services) {
   return (err: Error, c: Context<AppEnv>): Response => {
-    const info = c.var.request as RequestInfo | undefined;
+    const info = c.get('request') as RequestInfo | undefined;
     if (err instanceof StoreUnavailableError) {
       services.metrics.storeErrors.inc({ reason: err.reason });
       services.log.error({ reqId: info?.id, ...errorFields(err), storeFailure: err.reason }, 'store unavailable');
@@ -101,7 +100,7 @@ export function opsRoutes(services: Services): Hono<RequestEnv> {
     // An API key, an app password with an API or the internal scope, or an account password.
     const result = await services.authenticator.authenticate(header(c, 'authorization'), ip, 'rest',
       (cred) => cred.kind === 'apiKey' || allowsApi(cred.scopes) || cred.scopes?.includes('internal') === true);
-    noteAuth(c.var.request, result, ip);
+    noteAuth(c.get('request'), result, ip);
     if (!result.ok) {
       if (result.status === 401) c.header('WWW-Authenticate', 'Bearer realm="jmap-keys metrics"');
       if (result.retryAfter !== undefined) c.header('Retry-After', String(result.retryAfter));

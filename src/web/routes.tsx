@@ -168,7 +168,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     const basic = `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
     const ip = clientIp(c, services.config.trustedProxies);
     const result = await services.authenticator.authenticate(basic, ip, 'rest', apiUsable);
-    noteAuth(c.var.request, result, ip);
+    noteAuth(c.get('request'), result, ip);
     if (!result.ok) {
       if (result.status === 429) {
         c.header('Retry-After', String(result.retryAfter ?? 60));
@@ -179,7 +179,7 @@ export function webRoutes(services: Services): Hono<AppEnv> {
     // App passwords are for mail apps: the web page wants the account password.
     if (result.principal.credential !== null) return fail(401, 'Sign in with your account password, not an app password.');
     const issued = await sessions.issue(result.principal.account);
-    await auditSession({ type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } }, requestActor(c.var.request));
+    await auditSession({ type: 'web.signIn', accountId: result.principal.account.id, details: { login: result.principal.account.login } }, requestActor(c.get('request')));
     setSessionCookie(c, issued);
     deleteCookie(c, LOGIN_COOKIE, { path: '/web/', secure: secure() });
     if (json) return c.json({ login: result.principal.account.login, csrfToken: issued.csrf, expiresAt: new Date(issued.expiresAt * 1000).toISOString() });

@@ -87,7 +87,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
   /** Stricter limits here: per account and per client address, reads and writes counted apart. */
   const limited = (kind: 'read' | 'write') => async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const limit = kind === 'read' ? reads : writes;
-    const wait = await limit.take([`a:${c.var.principal.account.id}`, `ip:${addressBucket(c.var.clientIp, config.authIpv6Prefix)}`]);
+    const wait = await limit.take([`a:${c.get('principal').account.id}`, `ip:${addressBucket(c.get('clientIp'), config.authIpv6Prefix)}`]);
     if (wait > 0) {
       services.metrics.throttled.inc({ limit: `rest-${kind}` });
       c.header('Retry-After', String(wait));
@@ -96,7 +96,7 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     await next();
   };
 
-  const need = (c: Context<AppEnv>, ...perms: string[]) => perms.every((p) => c.var.principal.permissions.has(p));
+  const need = (c: Context<AppEnv>, ...perms: string[]) => perms.every((p) => c.get('principal').permissions.has(p));
   const denied = (c: Context) => restError(c, 403, 'forbidden', 'This credential may not manage app passwords');
 
   /** The body checked against `schema`; an empty body counts as `{}` when `optional`. */
@@ -137,14 +137,14 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
 
   app.get(base, limited('read'), async (c) => {
     if (!need(c, 'sysAppPasswordGet')) return denied(c);
-    return c.json({ connectionInfo: accountConnection(c.var.principal.account), keys: await passwords.list(c.var.principal) });
+    return c.json({ connectionInfo: accountConnection(c.get('principal').account), keys: await passwords.list(c.get('principal')) });
   });
 
   app.post(base, limited('write'), async (c) => {
     if (!need(c, 'sysAppPasswordCreate')) return denied(c);
     const parsed = await body(c, CreateBody);
     if (!parsed.ok) return parsed.res;
-    const made = await passwords.create(c.var.principal, requestActor(c.var.request), parsed.value);
+    const made = await passwords.create(c.get('principal'), requestActor(c.get('request')), parsed.value);
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     return c.json({ ...made.key, apiKey: made.token }, 201);
   });
@@ -154,9 +154,9 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     const parsed = await body(c, MobileBody);
     if (!parsed.ok) return parsed.res;
     const { name, platform, deviceId } = parsed.value;
-    const made = await passwords.create(c.var.principal, requestActor(c.var.request), { name, scopes: MOBILE_SCOPES, platform, deviceId });
+    const made = await passwords.create(c.get('principal'), requestActor(c.get('request')), { name, scopes: MOBILE_SCOPES, platform, deviceId });
     if ('error' in made) return restError(c, made.status, made.error, made.message);
-    const { account } = c.var.principal;
+    const { account } = c.get('principal');
     const link = await profiles.add({ username: mailUsername(account), email: mailAddress(account, config.mail.imap.serverName), name, password: made.token, platform, scopes: made.key.scopes });
     const setupUrl = `${config.publicUrl}${PROFILE_PATH}${link}`;
     // Apple devices install a profile; the others get a page of settings to type in (same one-time link).
@@ -187,15 +187,15 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
 
   app.get(`${base}/:keyId`, limited('read'), async (c) => {
     if (!need(c, 'sysAppPasswordGet')) return denied(c);
-    const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
-    return row ? c.json(toRestKey(row, c.var.principal.account)) : notFound(c);
+    const row = await passwords.find(c.get('principal'), c.req.param('keyId') ?? '');
+    return row ? c.json(toRestKey(row, c.get('principal').account)) : notFound(c);
   });
 
   app.delete(`${base}/:keyId`, limited('write'), async (c) => {
     if (!need(c, 'sysAppPasswordDestroy')) return denied(c);
-    const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
+    const row = await passwords.find(c.get('principal'), c.req.param('keyId') ?? '');
     if (!row) return notFound(c);
-    const revoked = await passwords.revoke(c.var.principal, requestActor(c.var.request), row);
+    const revoked = await passwords.revoke(c.get('principal'), requestActor(c.get('request')), row);
     if (typeof revoked !== 'boolean') return restError(c, revoked.status, revoked.error, revoked.message);
     if (!revoked) return notFound(c);
     return c.body(null, 204);
@@ -203,11 +203,11 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
 
   app.post(`${base}/:keyId/rotate`, limited('write'), async (c) => {
     if (!need(c, 'sysAppPasswordCreate', 'sysAppPasswordDestroy')) return denied(c);
-    const row = await passwords.find(c.var.principal, c.req.param('keyId') ?? '');
+    const row = await passwords.find(c.get('principal'), c.req.param('keyId') ?? '');
     if (!row) return notFound(c);
     const parsed = await body(c, RotateBody, true);
     if (!parsed.ok) return parsed.res;
-    const made = await passwords.rotate(c.var.principal, requestActor(c.var.request), row, parsed.value.graceSeconds);
+    const made = await passwords.rotate(c.get('principal'), requestActor(c.get('request')), row, parsed.value.graceSeconds);
     if ('error' in made) return restError(c, made.status, made.error, made.message);
     return c.json({ ...made.key, apiKey: made.token, previousId: made.previousId, previousExpiresAt: made.previousExpiresAt }, 200);
   });
