@@ -36,6 +36,18 @@ export class Metrics {
     child.latency.observe(seconds);
   }
 
+  private readonly authChildren = new Map<string, Counter.Internal>();
+
+  /** One authentication: `ok`, or refused with its reason (a fixed set of names). */
+  authOutcome(reason: string): void {
+    let child = this.authChildren.get(reason);
+    if (!child) {
+      child = this.auth.labels(reason === 'ok' ? 'ok' : 'refused', reason);
+      this.authChildren.set(reason, child);
+    }
+    child.inc();
+  }
+
   constructor(store: Store) {
     const registry = this.registry;
     new Gauge({

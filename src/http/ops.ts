@@ -26,7 +26,7 @@ export function observe(services: Services): MiddlewareHandler<RequestEnv> {
   // body; the logger's redaction pass (a second line of defence for other lines) cost ~7 µs of every request.
   const requestLog = log.child({}, { redact: [] });
   return async (c, next) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const given = header(c, 'x-request-id');
     const path = c.req.path;
     const info: RequestInfo = {
@@ -40,12 +40,13 @@ export function observe(services: Services): MiddlewareHandler<RequestEnv> {
     if (services.draining) c.header('Connection', 'close');
     c.set('request', info);
     await next();
-    const route = c.res.status === 404 && routePath(c, -1).endsWith('*') ? 'unmatched' : routePath(c, -1);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const status = c.res.status;
+    const pattern = routePath(c, -1);
+    const route = status === 404 && pattern.endsWith('*') ? 'unmatched' : pattern;
+    const seconds = (performance.now() - started) / 1000;
     metrics.request(c.req.method, route, status, seconds);
     if (info.auth) {
-      metrics.auth.inc(info.auth.ok ? { outcome: 'ok', reason: 'ok' } : { outcome: 'refused', reason: info.auth.reason });
+      metrics.authOutcome(info.auth.ok ? 'ok' : info.auth.reason);
       if (!info.auth.ok && info.auth.reason === 'throttled') metrics.throttled.inc({ limit: 'auth' });
     }
     const line = {

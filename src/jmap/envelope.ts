@@ -29,27 +29,26 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  */
 export const MAX_JSON_DEPTH = 256;
 
-/** I-JSON (RFC 7493, which RFC 8620 requires): no lone surrogate in any string or name; and the depth limit. */
-function checkShape(root: unknown): void {
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop() as [unknown, number];
-    if (typeof value === 'string') {
-      if (!isWellFormed(value)) throw new RequestError('notJSON', 400, 'The request is not I-JSON: a string holds a lone surrogate (invalid Unicode)');
-      continue;
-    }
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth > MAX_JSON_DEPTH) {
-      throw new RequestError('limit', 400, `The request nests JSON deeper than ${MAX_JSON_DEPTH} levels`, { limit: 'maxJsonDepth' });
-    }
-    if (Array.isArray(value)) {
-      for (const item of value) stack.push([item, depth + 1]);
-    } else {
-      for (const [key, item] of Object.entries(value)) {
-        if (!isWellFormed(key)) throw new RequestError('notJSON', 400, 'The request is not I-JSON: a name holds a lone surrogate (invalid Unicode)');
-        stack.push([item, depth + 1]);
-      }
-    }
+/**
+ * I-JSON (RFC 7493, which RFC 8620 requires): no lone surrogate in any string or name; and the depth limit.
+ * Recursive (the depth limit bounds the stack) so that walking a request allocates nothing.
+ */
+function checkShape(value: unknown, depth = 1): void {
+  if (typeof value === 'string') {
+    if (!isWellFormed(value)) throw new RequestError('notJSON', 400, 'The request is not I-JSON: a string holds a lone surrogate (invalid Unicode)');
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  if (depth > MAX_JSON_DEPTH) {
+    throw new RequestError('limit', 400, `The request nests JSON deeper than ${MAX_JSON_DEPTH} levels`, { limit: 'maxJsonDepth' });
+  }
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) checkShape(item, depth + 1);
+    return;
+  }
+  for (const key in value) {
+    if (!isWellFormed(key)) throw new RequestError('notJSON', 400, 'The request is not I-JSON: a name holds a lone surrogate (invalid Unicode)');
+    checkShape((value as Record<string, unknown>)[key], depth + 1);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import * as v from 'valibot';
 import { addressBucket, RateLimit } from '../../auth/throttle.js';
 import { accountAddress, mailAddress, mailUsername } from '../../auth/identity.js';
@@ -149,7 +149,10 @@ export function smtpCredentialRoutes(services: Services): Hono<AppEnv> {
     return c.json({ ...made.key, apiKey: made.token }, 201);
   });
 
-  app.post(`${base}/mobile`, limited('write'), async (c) => {
+  // POST /mobile is routed as POST /:keyId (no other POST has that shape): a static segment beside /:keyId with
+  // /:keyId/rotate below it pushes Hono from its RegExpRouter to the slower TrieRouter for every request.
+  const onlyMobile: MiddlewareHandler<AppEnv> = async (c, next) => (c.req.param('keyId') === 'mobile' ? next() : c.notFound());
+  app.post(`${base}/:keyId`, onlyMobile, limited('write'), async (c) => {
     if (!need(c, 'sysAppPasswordCreate')) return denied(c);
     const parsed = await body(c, MobileBody);
     if (!parsed.ok) return parsed.res;
