@@ -82,7 +82,7 @@ export function introspectRoutes(services: Services): Hono<RequestEnv> {
         if (credentialId !== undefined) info.fields.verdictCredentialId = encodeId(credentialId);
       }
       // Known service names only as labels, so a caller cannot grow the metric without bound.
-      services.metrics.introspection.inc({ service: service && SERVICE_PERMISSION[service] ? service : service ? 'other' : 'none', verdict, reason });
+      services.metrics.verdict(service && SERVICE_PERMISSION[service] ? service : service ? 'other' : 'none', verdict, reason);
     };
     const inactive = (reason: string, credentialId?: number) => {
       record('inactive', reason, credentialId);

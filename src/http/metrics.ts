@@ -37,6 +37,18 @@ export class Metrics {
   }
 
   private readonly authChildren = new Map<string, Counter.Internal>();
+  private readonly verdictChildren = new Map<string, Counter.Internal>();
+
+  /** One introspection verdict (service is a known name, `other` or `none`). */
+  verdict(service: string, verdict: 'active' | 'inactive', reason: string): void {
+    const key = `${service} ${verdict} ${reason}`;
+    let child = this.verdictChildren.get(key);
+    if (!child) {
+      child = this.introspection.labels(service, verdict, reason);
+      this.verdictChildren.set(key, child);
+    }
+    child.inc();
+  }
 
   /** One authentication: `ok`, or refused with its reason (a fixed set of names). */
   authOutcome(reason: string): void {
