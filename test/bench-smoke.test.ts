@@ -21,7 +21,9 @@ describe('benchmark smoke run', () => {
     for (const s of measured) {
       expect(s.runs.length, s.scenario).toBe(1);
       for (const run of s.runs) {
-        for (const m of [run.server, run.raw, run.hono]) {
+        // The baseline held to the server's rate answered too (the equal-rate CPU figure).
+        expect(run.equalRate?.ok, `${s.scenario} at equal rate`).toBeGreaterThan(0);
+        for (const m of [run.server, run.raw, run.hono, run['hono-node']]) {
           const where = `${s.scenario} on ${m.target}`;
           expect(m.ok, where).toBeGreaterThan(0);
           expect(m.non2xx, where).toBe(0);
@@ -31,5 +33,8 @@ describe('benchmark smoke run', () => {
       }
     }
     expect(report.markdown).toContain('| scenario | keys | run |');
+    // The summary gives CPU per answered request against bare Hono, at full load and at equal rate, per scenario.
+    expect(report.markdown).toContain('**CPU per answered request**');
+    expect(report.markdown).toMatch(/\| Core\/echo \| 200 \| \d+ \| \d+ \| \d+\.\d\d \| \d+ \| \d+\.\d\d \|/);
   });
 });
