@@ -1,8 +1,9 @@
 /** Child processes for the benchmark: the server under test and the baselines, with start-up time and peak RSS. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -31,8 +32,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(args: string[], env: NodeJS.ProcessEnv, url: string, onStdout?: (line: string) => void, cwd = ROOT): Child {
-  const proc = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(args: string[], env: NodeJS.ProcessEnv, url: string, onStdout?: (line: string) => void, cwd = ROOT, stdoutFile?: string): Child {
+  // A server's log lines go to a file, as `npm start >> jmap-keys.log` would: through a pipe they would be read by
+  // the bench process, which is also the load generator.
+  if (stdoutFile !== undefined) mkdirSync(dirname(stdoutFile), { recursive: true, mode: 0o700 });
+  const out = stdoutFile === undefined ? 'pipe' : openSync(stdoutFile, 'a');
+  const proc = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', out, 'pipe'] });
+  if (typeof out === 'number') closeSync(out);
   if (proc.pid === undefined) throw new Error(`could not spawn ${args.join(' ')}`);
   let tail = '';
   proc.stderr?.setEncoding('utf8').on('data', (s: string) => { tail = (tail + s).slice(-4000); });
@@ -72,9 +78,11 @@ export async function startServerChild(env: Record<string, string>, nodeArgs: st
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const t0 = performance.now();
+  // Beside the database when the bench gives one (removed with it), else in the OS temp folder.
+  const logFile = join(env.JMAP_KEYS_DATA ?? tmpdir(), `server-${port}.log`);
   const child = launch([...nodeArgs, 'bin/server.js'], {
     ...process.env, ...env, JMAP_KEYS_HOST: '127.0.0.1', JMAP_KEYS_PORT: String(port),
-  }, url, undefined, root);
+  }, url, undefined, root, logFile);
   let exited = false;
   child.proc.once('exit', () => { exited = true; });
   for (;;) {
