@@ -81,6 +81,10 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
     expect(named).toEqual(unnamed);
     expect(named.byLocator).toEqual({ ...rows[3], lastUsedAt: null, lastUsedFrom: null, lastUsedService: null });
     expect(named.byId).toEqual([rows[5]]);
+    // Several ids still go through drizzle: the named single-id read maps a row to the same fields and types.
+    expect(named.byId).toEqual((await store.credentials(accountId, 'apiKey', [rows[5]!.id, rows[6]!.id])).slice(0, 1));
+    // The account row as drizzle reads it (listAccounts is not a named statement): the same fields and types.
+    expect(named.account).toEqual((await store.listAccounts()).find((a) => a.id === accountId));
     expect(named.count).toBe(12);
     expect(named.page.length).toBe(4);
   }
