@@ -27,9 +27,9 @@ describe('credential /query renderer', () => {
   });
 
   it('numbers the placeholders of one statement for PostgreSQL', () => {
-    const q = credentialQuery(7, 'apiKey', { operator: 'OR', conditions: [{ condition: { field: 'expiresAt', op: 'lt', value: 5 } }] }, byExpiry(true), POSTGRES_DIALECT);
+    const q = credentialQuery(7, 'apiKey', { operator: 'OR', conditions: [{ condition: { field: 'createdAt', op: 'lt', value: 5 } }] }, byExpiry(true), POSTGRES_DIALECT);
     expect(numbered(`SELECT id FROM credentials WHERE ${q.where} ORDER BY ${q.order} LIMIT ? OFFSET ?`))
-      .toBe('SELECT id FROM credentials WHERE account_id = $1 AND kind = $2 AND ((expires_at IS NOT NULL AND expires_at < $3)) ORDER BY expires_at ASC NULLS FIRST, id ASC LIMIT $4 OFFSET $5');
+      .toBe('SELECT id FROM credentials WHERE account_id = $1 AND kind = $2 AND ((created_at < $3)) ORDER BY expires_at ASC NULLS FIRST, id ASC LIMIT $4 OFFSET $5');
     expect(q.params).toEqual([7, 'apiKey', 5]);
   });
 });

@@ -9,7 +9,10 @@ export interface SqlDialect {
   caseless(column: string, direction: 'ASC' | 'DESC'): string;
   /** ORDER BY term for the description under i;octet (byte order). */
   octet(column: string, direction: 'ASC' | 'DESC'): string;
-  /** ORDER BY term for a column that may hold NULL (expires_at): NULL sorts below every value, as in SQLite. */
+  /**
+   * ORDER BY term for a column that may hold NULL (expires_at): NULL sorts below every value, as in SQLite. Only used
+   * when the filter lets NULL rows through; otherwise the plain `column direction` is rendered (see orderText).
+   */
   nullable(column: string, direction: 'ASC' | 'DESC'): string;
 }
 
@@ -31,32 +34,56 @@ export const POSTGRES_DIALECT: SqlDialect = {
 };
 
 const DATE_COLUMN = { expiresAt: 'expires_at', createdAt: 'created_at' } as const;
+type DateField = keyof typeof DATE_COLUMN;
 const OPERATOR = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
 const SORT_COLUMN = { id: 'id', createdAt: 'created_at', expiresAt: 'expires_at', description: 'description' } as const;
 /** Sort properties whose column may hold NULL. */
 const NULLABLE = new Set<CredentialSort['property']>(['expiresAt']);
 
-/** A WHERE fragment; a null date matches no condition, so NOT over it is true (no three-valued surprise). */
-export function filterText(filter: CredentialFilter, params: number[]): string {
+/**
+ * A WHERE fragment; a null date matches no condition, so NOT over it is true (no three-valued surprise). Only under
+ * a NOT does a comparison need its `IS NOT NULL` guard: without one above, a comparison with NULL (unknown) rejects
+ * the row exactly as false would, and the guard costs a test per row (a count over a 37k-row window took ~0.6 × the
+ * time without it, bench/notes-perfread.md).
+ */
+export function filterText(filter: CredentialFilter, params: number[], negated = false): string {
   if ('condition' in filter) {
     const { field, op, value } = filter.condition;
     const col = DATE_COLUMN[field];
     params.push(value);
-    return `(${col} IS NOT NULL AND ${col} ${OPERATOR[op]} ?)`;
+    return negated ? `(${col} IS NOT NULL AND ${col} ${OPERATOR[op]} ?)` : `(${col} ${OPERATOR[op]} ?)`;
   }
-  const parts = filter.conditions.map((f) => filterText(f, params));
+  const parts = filter.conditions.map((f) => filterText(f, params, negated || filter.operator === 'NOT'));
   if (filter.operator === 'AND') return parts.length ? `(${parts.join(' AND ')})` : '(1 = 1)';
   const any = parts.length ? `(${parts.join(' OR ')})` : '(1 = 0)';
   return filter.operator === 'OR' ? any : `(NOT ${any})`;
 }
 
-/** An ORDER BY list; ties are broken by id ascending, so pages are stable between calls. */
-export function orderText(sort: readonly CredentialSort[], dialect: SqlDialect): string {
+/**
+ * The date fields every row the filter matches has a value for: a condition on a field excludes its NULLs (see
+ * filterText), AND keeps what any part excludes, OR only what all parts exclude, NOT nothing.
+ */
+export function nonNullFields(filter: CredentialFilter | null): Set<DateField> {
+  if (!filter) return new Set();
+  if ('condition' in filter) return new Set([filter.condition.field]);
+  if (filter.operator === 'NOT' || filter.conditions.length === 0) return new Set();
+  const parts = filter.conditions.map(nonNullFields);
+  if (filter.operator === 'AND') return new Set(parts.flatMap((p) => [...p]));
+  return new Set([...parts[0]!].filter((f) => parts.every((p) => p.has(f))));
+}
+
+/**
+ * An ORDER BY list; ties are broken by id ascending, so pages are stable between calls. A nullable column the
+ * filter already restricts to values is sorted plainly: where NULL would go no longer matters, and on PostgreSQL
+ * only the plain order matches the (account_id, kind, expires_at) index — with NULLS FIRST/LAST spelled out the
+ * planner sorts the whole window instead of reading the first page off the index (bench/notes-perfread.md).
+ */
+export function orderText(sort: readonly CredentialSort[], dialect: SqlDialect, nonNull: ReadonlySet<string> = new Set()): string {
   const out: string[] = [];
   for (const key of sort) {
     const dir = key.isAscending ? 'ASC' : 'DESC';
     if (key.property === 'description') out.push(key.caseSensitive ? dialect.octet('description', dir) : dialect.caseless('description', dir));
-    else if (NULLABLE.has(key.property)) out.push(dialect.nullable(SORT_COLUMN[key.property], dir));
+    else if (NULLABLE.has(key.property) && !nonNull.has(key.property)) out.push(dialect.nullable(SORT_COLUMN[key.property], dir));
     else out.push(`${SORT_COLUMN[key.property]} ${dir}`);
     if (key.property === 'id') return out.join(', ');
   }
@@ -75,7 +102,7 @@ export interface CredentialQuery {
 export function credentialQuery(accountId: number, kind: string, filter: CredentialFilter | null, sort: readonly CredentialSort[], dialect: SqlDialect): CredentialQuery {
   const dates: number[] = [];
   const where = `account_id = ? AND kind = ?${filter ? ` AND ${filterText(filter, dates)}` : ''}`;
-  return { where, order: orderText(sort, dialect), params: [accountId, kind, ...dates] };
+  return { where, order: orderText(sort, dialect, nonNullFields(filter)), params: [accountId, kind, ...dates] };
 }
 
 /** `?` placeholders as PostgreSQL's `$1, $2, …` (the rendered text holds no other question mark). */

@@ -7,6 +7,10 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { credentialQuery, numbered, POSTGRES_DIALECT } from './credential-query.js';
 import { credentialFromColumns } from './rows.js';
+import {
+  ACCOUNT_BY_ID, ACCOUNT_STATE, accountFromRaw, CREDENTIAL_BY_ID, CREDENTIAL_BY_LOCATOR, credentialFromRaw, NamedStatements,
+  type RawAccountRow, type RawCredentialRow, type Statement,
+} from './pg-reads.js';
 import * as schema from './pg-schema.js';
 import { pgErrorIsRetryable, pgFailure } from './pg-errors.js';
 import {
@@ -18,7 +22,7 @@ import {
 } from './store.js';
 import { CLAIM_COLUMNS, NOTE_ONCE, toBacklog, toWebhookDelivery, WEBHOOK_BACKLOG, type RawWebhookDelivery } from './webhook-sql.js';
 
-const { accounts, credentials, accountStates, changes, webSessions, windowCounters, oneTimeLinks, meta, auditEvents } = schema;
+const { accounts, credentials, changes, webSessions, windowCounters, oneTimeLinks, meta, auditEvents } = schema;
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/pg');
 /** The channel every write transaction notifies at commit; each node listens on it to drop its caches. */
 export const CHANGES_CHANNEL = 'jmap_keys_changes';
@@ -172,6 +176,8 @@ interface Context {
   changed(): void;
   /** Runs one write as its own transaction (retried once when PostgreSQL asks for it). */
   write<T>(fn: (tx: PgOps) => Promise<T>): Promise<T>;
+  /** The store's named statements (pg-reads.ts). */
+  statements: NamedStatements;
 }
 
 /**
@@ -211,12 +217,27 @@ class PgOps implements StoreOps {
     });
   }
 
+  /**
+   * A hot read: a named statement on the pool (parsed and planned once per connection, pg-reads.ts). In a
+   * transaction the same text goes unnamed: a kept plan refused after a migration would abort the transaction.
+   */
+  private read<R extends pg.QueryResultRow>(s: Statement | string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    if (typeof s === 'string') {
+      const named = this.inTransaction ? undefined : this.ctx.statements.forQuery(s);
+      return named ? this.ctx.statements.run<R>(this.q, named, values) : this.q.query<R>(s, values);
+    }
+    return this.inTransaction ? this.q.query<R>(s.text, values) : this.ctx.statements.run<R>(this.q, s, values);
+  }
+
   countAccounts(): Promise<number> {
     return this.run(async () => (await this.db.select({ n: count() }).from(accounts))[0]?.n ?? 0);
   }
 
   accountById(id: number): Promise<AccountRow | undefined> {
-    return this.run(async () => (await this.db.select().from(accounts).where(eq(accounts.id, id)))[0]);
+    return this.run(async () => {
+      const r = (await this.read<RawAccountRow>(ACCOUNT_BY_ID, [id])).rows[0];
+      return r ? accountFromRaw(r) : undefined;
+    });
   }
 
   accountByLogin(login: string): Promise<AccountRow | undefined> {
@@ -256,14 +277,16 @@ class PgOps implements StoreOps {
 
   credentialByLocator(locator: string): Promise<CredentialRow | undefined> {
     return this.run(async () => {
-      const r = (await this.db.select().from(credentials).where(eq(credentials.locator, locator)))[0];
-      return r ? toRow(r) : undefined;
+      const r = (await this.read<RawCredentialRow>(CREDENTIAL_BY_LOCATOR, [locator])).rows[0];
+      return r ? credentialFromRaw(r) : undefined;
     });
   }
 
   credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null): Promise<CredentialRow[]> {
     return this.run(async () => {
       if (ids !== null && ids.length === 0) return [];
+      // One id (every /get by id, and the reads before an update or destroy): the named statement.
+      if (ids?.length === 1) return (await this.read<RawCredentialRow>(CREDENTIAL_BY_ID, [accountId, kind, ids[0]])).rows.map(credentialFromRaw);
       const scope = and(eq(credentials.accountId, accountId), eq(credentials.kind, kind));
       const where = ids === null ? scope : and(scope, ids.length === 1 ? eq(credentials.id, ids[0]!) : inArray(credentials.id, [...ids]));
       return (await this.db.select().from(credentials).where(where).orderBy(asc(credentials.id))).map(toRow);
@@ -272,9 +295,8 @@ class PgOps implements StoreOps {
 
   countCredentials(accountId: number, kind: CredentialKind): Promise<number> {
     return this.run(async () => {
-      const r = await this.db.select({ n: accountStates.n }).from(accountStates)
-        .where(and(eq(accountStates.accountId, accountId), eq(accountStates.kind, kind)));
-      return r[0]?.n ?? 0;
+      const r = await this.read<{ n: number }>(ACCOUNT_STATE, [accountId, kind]);
+      return r.rows[0]?.n ?? 0;
     });
   }
 
@@ -335,9 +357,8 @@ class PgOps implements StoreOps {
 
   state(accountId: number, kind: CredentialKind): Promise<number> {
     return this.run(async () => {
-      const r = await this.db.select({ seq: accountStates.seq }).from(accountStates)
-        .where(and(eq(accountStates.accountId, accountId), eq(accountStates.kind, kind)));
-      return r[0]?.seq ?? 0;
+      const r = await this.read<{ seq: string }>(ACCOUNT_STATE, [accountId, kind]);
+      return Number(r.rows[0]?.seq ?? 0);
     });
   }
 
@@ -350,7 +371,7 @@ class PgOps implements StoreOps {
   queryCount(accountId: number, kind: CredentialKind, filter: CredentialFilter | null): Promise<number> {
     return this.run(async () => {
       const { where, params } = query(accountId, kind, filter, []);
-      const r = await this.q.query<{ n: number }>(numbered(`SELECT count(*)::int AS n FROM credentials WHERE ${where}`), params);
+      const r = await this.read<{ n: number }>(numbered(`SELECT count(*)::int AS n FROM credentials WHERE ${where}`), params);
       return r.rows[0]?.n ?? 0;
     });
   }
@@ -358,7 +379,7 @@ class PgOps implements StoreOps {
   queryIndexOf(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], id: number): Promise<number | undefined> {
     return this.run(async () => {
       const { where, order, params } = query(accountId, kind, filter, sort);
-      const r = await this.q.query<{ rn: string }>(numbered(`SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${order}) - 1 AS rn
+      const r = await this.read<{ rn: string }>(numbered(`SELECT rn FROM (SELECT id, row_number() OVER (ORDER BY ${order}) - 1 AS rn
         FROM credentials WHERE ${where}) ranked WHERE id = ?`), [...params, id]);
       return r.rows[0] ? Number(r.rows[0].rn) : undefined;
     });
@@ -367,7 +388,7 @@ class PgOps implements StoreOps {
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): Promise<number[]> {
     return this.run(async () => {
       const { where, order, params } = query(accountId, kind, filter, sort);
-      const r = await this.q.query<{ id: string }>(numbered(`SELECT id FROM credentials WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
+      const r = await this.read<{ id: string }>(numbered(`SELECT id FROM credentials WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
         [...params, limit, offset]);
       return r.rows.map((row) => Number(row.id));
     });
@@ -681,6 +702,7 @@ export class PgStore implements Store {
   private generation = 0;
   private readonly ops: PgOps;
   private readonly states = new Map<string, { version: number; seq: number }>();
+  private readonly statements = new NamedStatements();
   /** @internal exposed for tests */
   readonly listener: Listener;
 
@@ -688,6 +710,7 @@ export class PgStore implements Store {
     const ctx: Context = {
       changed: () => { this.generation++; },
       write: (call) => this.retrying(() => this.transaction((tx) => call(tx as PgOps))),
+      statements: this.statements,
     };
     this.ops = new PgOps(db, pool, ctx, false);
     this.listener = new Listener(listenConfig, () => { this.generation++; }, {
@@ -722,6 +745,7 @@ export class PgStore implements Store {
     const tx = new PgOps(drizzle(client, { schema }), client, {
       changed: () => { this.generation++; },
       write: () => { throw new Error('unreachable: writes inside a transaction join it'); },
+      statements: this.statements,
     }, true);
     let broken: Error | undefined;
     try {

@@ -10,9 +10,12 @@ const render = (f: CredentialFilter) => {
 };
 
 describe('filterText', () => {
-  it('renders a condition as a null-guarded comparison with a parameter', () => {
-    expect(render(cond('expiresAt', 'lt', 100))).toEqual({ text: '(expires_at IS NOT NULL AND expires_at < ?)', params: [100] });
-    expect(render(cond('createdAt', 'eq', 5)).text).toBe('(created_at IS NOT NULL AND created_at = ?)');
+  it('renders a condition as a comparison with a parameter, null-guarded under NOT only', () => {
+    expect(render(cond('expiresAt', 'lt', 100))).toEqual({ text: '(expires_at < ?)', params: [100] });
+    expect(render(cond('createdAt', 'eq', 5)).text).toBe('(created_at = ?)');
+    expect(render({ operator: 'NOT', conditions: [cond('createdAt', 'eq', 5)] }).text).toBe('(NOT ((created_at IS NOT NULL AND created_at = ?)))');
+    expect(render({ operator: 'AND', conditions: [{ operator: 'NOT', conditions: [{ operator: 'OR', conditions: [cond('expiresAt', 'lt', 1)] }] }, cond('createdAt', 'eq', 5)] }).text)
+      .toBe('((NOT (((expires_at IS NOT NULL AND expires_at < ?)))) AND (created_at = ?))');
     expect(render(cond('createdAt', 'gt', 5)).text).toContain('created_at > ?');
     expect(render(cond('createdAt', 'gte', 5)).text).toContain('created_at >= ?');
     expect(render(cond('createdAt', 'lte', 5)).text).toContain('created_at <= ?');
@@ -21,11 +24,12 @@ describe('filterText', () => {
   it('renders AND, OR and NOT (NOT = none of the conditions, RFC 8620 §5.5)', () => {
     const a = cond('createdAt', 'gt', 1);
     const b = cond('expiresAt', 'lt', 2);
-    const ca = '(created_at IS NOT NULL AND created_at > ?)';
-    const cb = '(expires_at IS NOT NULL AND expires_at < ?)';
+    const ca = '(created_at > ?)';
+    const cb = '(expires_at < ?)';
     expect(render({ operator: 'AND', conditions: [a, b] })).toEqual({ text: `(${ca} AND ${cb})`, params: [1, 2] });
     expect(render({ operator: 'OR', conditions: [a, b] }).text).toBe(`(${ca} OR ${cb})`);
-    expect(render({ operator: 'NOT', conditions: [a, b] }).text).toBe(`(NOT (${ca} OR ${cb}))`);
+    expect(render({ operator: 'NOT', conditions: [a, b] }).text)
+      .toBe('(NOT ((created_at IS NOT NULL AND created_at > ?) OR (expires_at IS NOT NULL AND expires_at < ?)))');
   });
 
   it('empty operators: AND is true, OR is false, NOT is true', () => {
@@ -79,7 +83,7 @@ describe('orderText', () => {
 describe('credentialQuery', () => {
   it('scopes to the account and kind first; the filter\'s dates follow in order', () => {
     const q = credentialQuery(7, 'apiKey', { operator: 'AND', conditions: [cond('createdAt', 'gt', 10), cond('expiresAt', 'lt', 20)] }, [], SQLITE_DIALECT);
-    expect(q.where).toBe('account_id = ? AND kind = ? AND ((created_at IS NOT NULL AND created_at > ?) AND (expires_at IS NOT NULL AND expires_at < ?))');
+    expect(q.where).toBe('account_id = ? AND kind = ? AND ((created_at > ?) AND (expires_at < ?))');
     expect(q.params).toEqual([7, 'apiKey', 10, 20]);
     expect(q.order).toBe('id ASC');
   });
