@@ -49,13 +49,14 @@ export function observe(services: Services): MiddlewareHandler<RequestEnv> {
       metrics.authOutcome(info.auth.ok ? 'ok' : info.auth.reason);
       if (!info.auth.ok && info.auth.reason === 'throttled') metrics.throttled.inc({ limit: 'auth' });
     }
-    const line = {
+    const line: Record<string, string | number | boolean | null> = {
       reqId: info.id, method: c.req.method, route, status, ms: Math.round(seconds * 10_000) / 10, clientIp: info.clientIp ?? null,
       accountId: info.accountId === undefined ? null : encodeId(info.accountId), login: info.login ?? null,
       credentialId: info.credentialId == null ? null : encodeId(info.credentialId),
-      ...(info.auth && !info.auth.ok ? { authRefused: info.auth.reason } : {}),
-      ...info.fields,
     };
+    // Added in place, not spread: two spreads per request cost more than the fields they add (usually none).
+    if (info.auth && !info.auth.ok) line.authRefused = info.auth.reason;
+    for (const key in info.fields) line[key] = info.fields[key] as string | number | boolean | null;
     if (status >= 500) requestLog.warn(line, 'request');
     // Load balancers probe every few seconds: those lines only at debug.
     else if (route === '/healthz' || route === '/readyz') requestLog.debug(line, 'request');
