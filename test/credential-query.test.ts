@@ -6,15 +6,16 @@ import type { CredentialSort } from '../src/db/store.js';
 const byExpiry = (isAscending: boolean): CredentialSort[] => [{ property: 'expiresAt', isAscending }];
 
 describe('credential /query renderer', () => {
-  it('keeps the SQLite text as it was (its statement cache is keyed by it)', () => {
+  it('keeps the SQLite text as it was (its statement cache is keyed by it), ties after a descending expiry by id descending', () => {
     expect(orderText(byExpiry(true), SQLITE_DIALECT)).toBe('expires_at ASC, id ASC');
+    expect(orderText(byExpiry(false), SQLITE_DIALECT)).toBe('expires_at DESC, id DESC');
     expect(orderText([{ property: 'description', isAscending: false }, { property: 'createdAt', isAscending: true }], SQLITE_DIALECT))
       .toBe('description COLLATE NOCASE DESC, created_at ASC, id ASC');
   });
 
   it('gives PostgreSQL SQLite\'s NULL placement for expiry dates: below every date', () => {
     expect(orderText(byExpiry(true), POSTGRES_DIALECT)).toBe('expires_at ASC NULLS FIRST, id ASC');
-    expect(orderText(byExpiry(false), POSTGRES_DIALECT)).toBe('expires_at DESC NULLS LAST, id ASC');
+    expect(orderText(byExpiry(false), POSTGRES_DIALECT)).toBe('expires_at DESC NULLS LAST, id DESC');
     expect(orderText([{ property: 'createdAt', isAscending: true }], POSTGRES_DIALECT)).toBe('created_at ASC, id ASC');
   });
 

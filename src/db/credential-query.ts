@@ -9,10 +9,7 @@ export interface SqlDialect {
   caseless(column: string, direction: 'ASC' | 'DESC'): string;
   /** ORDER BY term for the description under i;octet (byte order). */
   octet(column: string, direction: 'ASC' | 'DESC'): string;
-  /**
-   * ORDER BY term for a column that may hold NULL (expires_at): NULL sorts below every value, as in SQLite. Only used
-   * when the filter lets NULL rows through; otherwise the plain `column direction` is rendered (see orderText).
-   */
+  /** ORDER BY term for a column that may hold NULL (expires_at): NULL sorts below every value, as in SQLite. */
   nullable(column: string, direction: 'ASC' | 'DESC'): string;
 }
 
@@ -29,12 +26,13 @@ export const POSTGRES_DIALECT: SqlDialect = {
   // The same expression as the credentials_description index (drizzle/pg/0000_init.sql), so it can serve the sort.
   caseless: (col, dir) => `${ASCII_FOLD(col)} ${dir}`,
   octet: (col, dir) => `${col} COLLATE "C" ${dir}`,
-  // PostgreSQL puts NULL above every value by default (last ascending): SQLite's order is the other way round.
+  // PostgreSQL puts NULL above every value by default (last ascending): SQLite's order is the other way round. Spelled
+  // out always, filtered or not: credentials_expires is (…, expires_at NULLS FIRST, id) (drizzle/pg/0010), so with
+  // orderText's tie-break both directions are index orders.
   nullable: (col, dir) => `${col} ${dir} NULLS ${dir === 'ASC' ? 'FIRST' : 'LAST'}`,
 };
 
 const DATE_COLUMN = { expiresAt: 'expires_at', createdAt: 'created_at' } as const;
-type DateField = keyof typeof DATE_COLUMN;
 const OPERATOR = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
 const SORT_COLUMN = { id: 'id', createdAt: 'created_at', expiresAt: 'expires_at', description: 'description' } as const;
 /** Sort properties whose column may hold NULL. */
@@ -60,34 +58,23 @@ export function filterText(filter: CredentialFilter, params: number[], negated =
 }
 
 /**
- * The date fields every row the filter matches has a value for: a condition on a field excludes its NULLs (see
- * filterText), AND keeps what any part excludes, OR only what all parts exclude, NOT nothing.
+ * An ORDER BY list; ties are broken by id, so pages are stable between calls: ascending, except after a descending
+ * expiresAt, where it is descending. That makes an expiry sort one index order on both engines (read backwards for
+ * DESC): SQLite's credentials_expires holds the rowid (= id), PostgreSQL's ends in id (drizzle/pg/0010). With
+ * `id ASC` there PostgreSQL had to re-sort each run of equal dates (and on an unfiltered page, every key).
  */
-export function nonNullFields(filter: CredentialFilter | null): Set<DateField> {
-  if (!filter) return new Set();
-  if ('condition' in filter) return new Set([filter.condition.field]);
-  if (filter.operator === 'NOT' || filter.conditions.length === 0) return new Set();
-  const parts = filter.conditions.map(nonNullFields);
-  if (filter.operator === 'AND') return new Set(parts.flatMap((p) => [...p]));
-  return new Set([...parts[0]!].filter((f) => parts.every((p) => p.has(f))));
-}
-
-/**
- * An ORDER BY list; ties are broken by id ascending, so pages are stable between calls. A nullable column the
- * filter already restricts to values is sorted plainly: where NULL would go no longer matters, and on PostgreSQL
- * only the plain order matches the (account_id, kind, expires_at) index — with NULLS FIRST/LAST spelled out the
- * planner sorts the whole window instead of reading the first page off the index (bench/notes-perfread.md).
- */
-export function orderText(sort: readonly CredentialSort[], dialect: SqlDialect, nonNull: ReadonlySet<string> = new Set()): string {
+export function orderText(sort: readonly CredentialSort[], dialect: SqlDialect): string {
   const out: string[] = [];
+  let tie: 'ASC' | 'DESC' = 'ASC';
   for (const key of sort) {
     const dir = key.isAscending ? 'ASC' : 'DESC';
     if (key.property === 'description') out.push(key.caseSensitive ? dialect.octet('description', dir) : dialect.caseless('description', dir));
-    else if (NULLABLE.has(key.property) && !nonNull.has(key.property)) out.push(dialect.nullable(SORT_COLUMN[key.property], dir));
+    else if (NULLABLE.has(key.property)) out.push(dialect.nullable(SORT_COLUMN[key.property], dir));
     else out.push(`${SORT_COLUMN[key.property]} ${dir}`);
     if (key.property === 'id') return out.join(', ');
+    tie = key.property === 'expiresAt' ? dir : 'ASC';
   }
-  out.push('id ASC');
+  out.push(`id ${tie}`);
   return out.join(', ');
 }
 
@@ -102,7 +89,7 @@ export interface CredentialQuery {
 export function credentialQuery(accountId: number, kind: string, filter: CredentialFilter | null, sort: readonly CredentialSort[], dialect: SqlDialect): CredentialQuery {
   const dates: number[] = [];
   const where = `account_id = ? AND kind = ?${filter ? ` AND ${filterText(filter, dates)}` : ''}`;
-  return { where, order: orderText(sort, dialect, nonNullFields(filter)), params: [accountId, kind, ...dates] };
+  return { where, order: orderText(sort, dialect), params: [accountId, kind, ...dates] };
 }
 
 /** `?` placeholders as PostgreSQL's `$1, $2, …` (the rendered text holds no other question mark). */

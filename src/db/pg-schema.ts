@@ -43,7 +43,8 @@ export const credentials = pgTable('credentials', {
   lastUsedService: text('last_used_service', { enum: ['jmap', 'rest', 'imap', 'pop3', 'smtp'] }),
 }, (t) => [
   uniqueIndex('credentials_locator').on(t.locator),
-  index('credentials_expires').on(t.accountId, t.kind, t.expiresAt),
+  // expires_at NULLS FIRST, id: both directions of the /query expiry order are index orders (drizzle/pg/0010).
+  index('credentials_expires').on(t.accountId, t.kind, t.expiresAt.asc().nullsFirst(), t.id),
   index('credentials_expiry_scan').on(t.expiresAt),
   index('credentials_created').on(t.accountId, t.kind, t.createdAt),
   index('credentials_description').on(t.accountId, t.kind, sql`(translate(${t.description}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE "C")`),
