@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
+import { OVER_QUOTA, type NewCredential } from '../src/db/store.js';
 import { createAccount } from './helpers/accounts.js';
-import { basic, bearer, startTestServer, USING, type ApiBody, type TestServer } from './helpers/server.js';
+import { basic, bearer, startTestServer, TEST_ENGINE, USING, type ApiBody, type TestServer } from './helpers/server.js';
 
 /**
  * A /set's creates are checked one by one, then stored together (one store operation: the quota counted once, the
@@ -142,5 +143,55 @@ describe('x:ApiKey/set with many creates', () => {
       const start = c.created.indexOf(mine[0]);
       expect(c.created.slice(start, start + mine.length)).toEqual(mine);
     }
+  });
+});
+
+describe('insertCredentials (the store operation behind it)', () => {
+  const row = (accountId: number, locator: string): NewCredential => ({
+    accountId, kind: 'apiKey', description: locator, locator, secretHash: Buffer.alloc(32, 7), createdAt: 1_700_000_000, expiresAt: null,
+    permissionsMode: 'Inherit', permissions: [], allowedIps: [], scopes: null, platform: null, deviceId: null,
+  });
+
+  it('fits the first ones under the quota, outside a transaction too, with one change entry each', async () => {
+    const store = s.services.store;
+    const carol = (await store.accountByLogin('bob'))!.id;
+    const before = await store.countCredentials(carol, 'apiKey');
+    const seq = await store.state(carol, 'apiKey');
+    const out = await store.insertCredentials([row(carol, 'batchloc0001'), row(carol, 'batchloc0002'), row(carol, 'batchloc0003')], before + 2);
+    expect(out.map((r) => (r === OVER_QUOTA ? r : r.locator))).toEqual(['batchloc0001', 'batchloc0002', OVER_QUOTA]);
+    const ids = out.flatMap((r) => (r === OVER_QUOTA ? [] : [r.id]));
+    expect((await store.changesSince(carol, 'apiKey', seq, 10)).map((c) => [c.recordId, c.op])).toEqual(ids.map((id) => [id, 'created']));
+    expect(await store.countCredentials(carol, 'apiKey')).toBe(before + 2);
+    expect(await store.insertCredentials([], 0)).toEqual([]);
+  });
+
+  it('a failure half-way leaves none of its rows, even when the caller catches it inside a transaction', async () => {
+    const store = s.services.store;
+    const bobNum = (await store.accountByLogin('bob'))!.id;
+    const before = await store.countCredentials(bobNum, 'apiKey');
+    // The third row repeats a stored locator (unique): it fails after two rows went in.
+    const batch = [row(bobNum, 'halfway00001'), row(bobNum, 'halfway00002'), row(bobNum, 'batchloc0001')];
+    let caught: unknown;
+    const outcome = await store.transaction(async (tx) => {
+      await tx.setMeta('batch-test', 'written in the same transaction');
+      try {
+        await tx.insertCredentials(batch, 1_000_000);
+      } catch (err) {
+        caught = err;
+      }
+      return 'went on';
+    }).then((v) => v, (err: unknown) => err);
+    expect(caught).toBeInstanceOf(Error);
+    expect(await store.countCredentials(bobNum, 'apiKey')).toBe(before);
+    expect(await store.credentialByLocator('halfway00001')).toBeUndefined();
+    if (TEST_ENGINE === 'sqlite') {
+      // No savepoint on SQLite: the whole transaction is refused, the other write with it.
+      expect(outcome).toBe(caught);
+      expect(await store.getMeta('batch-test')).toBeUndefined();
+    } else {
+      expect(outcome).toBe('went on');
+    }
+    // A mixed batch is a caller's bug, refused before anything is written.
+    await expect(store.insertCredentials([row(bobNum, 'mixed0000001'), row(bobNum + 1, 'mixed0000002')], 1_000_000)).rejects.toThrow(/one account and kind/);
   });
 });

@@ -323,8 +323,8 @@ class PgOps implements StoreOps {
     });
   }
 
-  insertCredentials(list: readonly NewCredential[], quota: number): Promise<(CredentialRow | typeof OVER_QUOTA)[]> {
-    if (list.length === 0) return Promise.resolve([]);
+  async insertCredentials(list: readonly NewCredential[], quota: number): Promise<(CredentialRow | typeof OVER_QUOTA)[]> {
+    if (list.length === 0) return [];
     const { accountId, kind } = sameAccountAndKind(list);
     return this.write((tx) => tx.insertCredentials(list, quota), async () => {
       // Four round trips for any number of rows (not four per row): the account's state row lock is held for

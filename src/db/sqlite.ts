@@ -244,8 +244,11 @@ class SqliteStore implements Store {
       } catch (err) {
         throw unavailable(err, this.file);
       }
+      this.ops.doomed = undefined;
       try {
         const result = await fn(this.inside);
+        // Even when `fn` caught the failure and went on, what failed half-way is not committed.
+        if (this.ops.doomed !== undefined) throw this.ops.doomed;
         this.client.exec('COMMIT');
         return result;
       } catch (err) {
@@ -295,7 +298,7 @@ class SqliteOps implements SyncOps {
    * function is built once: drizzle's db.transaction() builds one per call, 8 µs against 2 µs per created key.
    */
   private readonly insertTx: Database.Transaction<(c: NewCredential, quota: number, replacing: number) => CredentialRow | typeof OVER_QUOTA>;
-  /** A /set's creates: one savepoint and one count for all of them. */
+  /** A /set's creates outside a transaction: one count for all of them. */
   private readonly insertManyTx: Database.Transaction<(list: readonly NewCredential[], quota: number) => (CredentialRow | typeof OVER_QUOTA)[]>;
   private readonly logStmt;
   /** /query statements by SQL text. */
@@ -303,6 +306,8 @@ class SqliteOps implements SyncOps {
   private readonly dataVersionStmt;
   private readonly touchStmt;
   private auditInsert: Database.Statement | undefined;
+  /** An operation that failed half-way inside the open transaction: that transaction must roll back, not commit. */
+  doomed: unknown;
   private generation = 0;
   private seenDataVersion = -1;
   private foreignChecked = false;
@@ -326,12 +331,7 @@ class SqliteOps implements SyncOps {
       if (this.countCredentials(c.accountId, c.kind) - replacing >= quota) return OVER_QUOTA;
       return this.insertRow(c);
     });
-    this.insertManyTx = client.transaction((list: readonly NewCredential[], quota: number): (CredentialRow | typeof OVER_QUOTA)[] => {
-      const { accountId, kind } = sameAccountAndKind(list);
-      // Counted once under the write lock; the first `room` fit.
-      let room = quota - this.countCredentials(accountId, kind);
-      return list.map((c) => (room-- > 0 ? this.insertRow(c) : OVER_QUOTA));
-    });
+    this.insertManyTx = client.transaction((list: readonly NewCredential[], quota: number) => this.insertMany(list, quota));
     this.credentialsStmt = db.select().from(credentials)
       .where(and(eq(credentials.accountId, sql.placeholder('accountId')), eq(credentials.kind, sql.placeholder('kind'))))
       .orderBy(asc(credentials.id)).prepare();
@@ -458,7 +458,24 @@ class SqliteOps implements SyncOps {
   insertCredentials(list: readonly NewCredential[], quota: number): (CredentialRow | typeof OVER_QUOTA)[] {
     if (list.length === 0) return [];
     this.changed();
-    return this.rollbackAware(() => (this.client.inTransaction ? this.insertManyTx(list, quota) : this.insertManyTx.immediate(list, quota)));
+    if (!this.client.inTransaction) return this.rollbackAware(() => this.insertManyTx.immediate(list, quota));
+    // Inside the caller's transaction without a savepoint: a savepoint journals every page the rows touch before
+    // changing it (on a 1M-key file, a third of the store's time per created key). Atomic all the same: a failure
+    // half-way dooms the transaction, which then rolls back instead of committing (SqliteStore.transaction).
+    try {
+      return this.insertMany(list, quota);
+    } catch (err) {
+      this.doomed ??= err;
+      this.changed();
+      throw err;
+    }
+  }
+
+  /** Counted once under the write lock (the caller's): the first that fit are inserted, in order. */
+  private insertMany(list: readonly NewCredential[], quota: number): (CredentialRow | typeof OVER_QUOTA)[] {
+    const { accountId, kind } = sameAccountAndKind(list);
+    let room = quota - this.countCredentials(accountId, kind);
+    return list.map((c) => (room-- > 0 ? this.insertRow(c) : OVER_QUOTA));
   }
 
   /** Row + change-log entry; the caller holds the write lock and has checked the quota. */
