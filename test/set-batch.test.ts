@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { OVER_QUOTA, type NewCredential } from '../src/db/store.js';
+import { parseToken } from '../src/auth/tokens.js';
 import { createAccount } from './helpers/accounts.js';
 import { basic, bearer, startTestServer, TEST_ENGINE, USING, type ApiBody, type TestServer } from './helpers/server.js';
 
@@ -82,7 +83,10 @@ describe('x:ApiKey/set with many creates', () => {
     expect(r.notCreated.c0.properties).toEqual(['expiresAt']);
     expect(r.notCreated[valid[QUOTA - 2]!]).toEqual({ type: 'overQuota', description: `You have exceeded your quota of ${QUOTA} API keys.` });
     // Every secret different; creation ids resolve in the next call of the request.
-    expect(new Set(fits.map((cid) => r.created[cid].secret)).size).toBe(fits.length);
+    const secrets: string[] = fits.map((cid) => r.created[cid].secret);
+    expect(new Set(secrets).size).toBe(fits.length);
+    expect(new Set(secrets.map((t) => parseToken(t)?.locator)).size).toBe(fits.length);
+    expect(secrets.every((t) => /^API_[0-9A-Za-z]{46}$/.test(t) && parseToken(t)?.kind === 'apiKey')).toBe(true);
     expect(got.list.map((k: ApiBody) => k.description)).toEqual(['key 1', `key ${fits.at(-1)!.slice(1)}`]);
     expect(got.list.map((k: ApiBody) => k.id)).toEqual([r.created.c1.id, r.created[fits.at(-1)!].id]);
     // A created secret works.

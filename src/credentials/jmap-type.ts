@@ -139,23 +139,27 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
     const accountNum = num(accountId);
     const account = await store.accountById(accountNum);
     const results: ({ id: string; reported: JsonObject } | SetError)[] = [];
-    const pending: { at: number; issued: IssuedToken; row: NewCredential }[] = [];
-    const createdAt = nowSeconds();
-    for (const input of inputs) {
+    const allowed: number[] = [];
+    for (const [i, input] of inputs.entries()) {
       const missing = ungrantableFor(account, ctx.caller.permissions, input.permissionsMode, input.permissions);
       const denied = (missing.length === 0 ? undefined : { type: 'forbidden', description: describeUngrantable(missing), properties: ['permissions'] } satisfies SetError)
         ?? unbounded(ctx, input) ?? internalDenied(ctx, input);
       results.push(denied ?? { type: 'overQuota', description: `You have exceeded your quota of ${o.quota} ${o.noun}.` });
-      if (denied) continue;
-      const issued = o.hasher.issue(kind);
-      pending.push({
-        at: results.length - 1, issued, row: {
+      if (!denied) allowed.push(i);
+    }
+    if (allowed.length === 0) return results;
+    const tokens = o.hasher.issueMany(kind, allowed.length);
+    const createdAt = nowSeconds();
+    const pending: { at: number; issued: IssuedToken; row: NewCredential }[] = allowed.map((i, j) => {
+      const input = inputs[i]!;
+      const issued = tokens[j]!;
+      return {
+        at: i, issued, row: {
           accountId: accountNum, kind, ...input, locator: issued.locator, secretHash: issued.hash, createdAt,
           scopes: input.scopes ?? null, platform: null, deviceId: null,
         },
-      });
-    }
-    if (pending.length === 0) return results;
+      };
+    });
     const rows = await store.insertCredentials(pending.map((p) => p.row), o.quota);
     const role = o.withScopes ? account?.role : undefined;
     for (const [j, p] of pending.entries()) {
