@@ -123,7 +123,10 @@ async function createAll<I, C>(type: StandardType<I, C>, ctx: MethodContext, acc
   });
   const stored = valid.length > 0 ? await type.createMany(ctx, accountId, valid) : [];
   for (const [j, i] of at.entries()) outcomes[i] = stored[j];
-  return outcomes.map((o) => o ?? { type: 'invalidProperties', description: 'not stored' });
+  return outcomes.map((o) => {
+    if (!o) throw new Error(`${type.name}: createMany answered fewer results than it was given creates`);
+    return o;
+  });
 }
 
 /** A create's properties checked: the type's input, or why it is refused. */
