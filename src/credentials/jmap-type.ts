@@ -1,6 +1,6 @@
 import { audit, auditedCredential, callerActor } from '../audit/record.js';
-import type { TokenHasher } from '../auth/tokens.js';
-import { OVER_QUOTA, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialSort, type DateCondition, type Store, type StoreOps } from '../db/store.js';
+import type { IssuedToken, TokenHasher } from '../auth/tokens.js';
+import { OVER_QUOTA, type CredentialChanges, type CredentialFilter, type CredentialKind, type CredentialSort, type DateCondition, type NewCredential, type Store, type StoreOps } from '../db/store.js';
 import type { MethodContext } from '../jmap/context.js';
 import { normalizeMask } from '../auth/ipmask.js';
 import { isPermission } from '../auth/permissions.js';
@@ -11,7 +11,7 @@ import type { JsonObject } from '../jmap/types.js';
 import { decodeId, encodeId } from '../util/ids.js';
 import { nowSeconds, parseUtcDate } from '../util/utcdate.js';
 import { propertiesOf, serverSetOf } from './contract.js';
-import { describeUngrantable, INTERNAL_REFUSED, ungrantable, UNRESTRICTED, widerThanCaller } from './policy.js';
+import { describeUngrantable, INTERNAL_REFUSED, ungrantable, ungrantableFor, UNRESTRICTED, widerThanCaller } from './policy.js';
 import { scopePermissions, scopesOf } from './scopes.js';
 import { checkCredential, describeInvalid, type CredentialInput } from './validate.js';
 import { credentialToPatchable, credentialToWire } from './wire.js';
@@ -130,6 +130,50 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
       : { type: 'forbidden', description: INTERNAL_REFUSED, properties: ['scopes'] };
   }
 
+  /**
+   * A /set's creates: the checks of each (the account read once), then one store operation for the rows that
+   * passed (quota counted once: the first that fit are stored, the rest refused overQuota), then one audit event
+   * per stored credential, in order.
+   */
+  async function createMany(ctx: MethodContext, accountId: string, inputs: readonly CredentialInput[]): Promise<({ id: string; reported: JsonObject } | SetError)[]> {
+    const accountNum = num(accountId);
+    const account = await store.accountById(accountNum);
+    const results: ({ id: string; reported: JsonObject } | SetError)[] = [];
+    const allowed: number[] = [];
+    for (const [i, input] of inputs.entries()) {
+      const missing = ungrantableFor(account, ctx.caller.permissions, input.permissionsMode, input.permissions);
+      const denied = (missing.length === 0 ? undefined : { type: 'forbidden', description: describeUngrantable(missing), properties: ['permissions'] } satisfies SetError)
+        ?? unbounded(ctx, input) ?? internalDenied(ctx, input);
+      results.push(denied ?? { type: 'overQuota', description: `You have exceeded your quota of ${o.quota} ${o.noun}.` });
+      if (!denied) allowed.push(i);
+    }
+    if (allowed.length === 0) return results;
+    const tokens = o.hasher.issueMany(kind, allowed.length);
+    const createdAt = nowSeconds();
+    const pending: { at: number; issued: IssuedToken; row: NewCredential }[] = allowed.map((i, j) => {
+      const input = inputs[i]!;
+      const issued = tokens[j]!;
+      return {
+        at: i, issued, row: {
+          accountId: accountNum, kind, ...input, locator: issued.locator, secretHash: issued.hash, createdAt,
+          scopes: input.scopes ?? null, platform: null, deviceId: null,
+        },
+      };
+    });
+    const rows = await store.insertCredentials(pending.map((p) => p.row), o.quota);
+    const role = o.withScopes ? account?.role : undefined;
+    for (const [j, p] of pending.entries()) {
+      const row = rows[j]!;
+      // Over quota: the overQuota error put in its place above stays.
+      if (row === OVER_QUOTA) continue;
+      await auditedCredential(store, row, 'credential.created', callerActor(ctx.caller));
+      const wire = credentialToWire(row, role ? scopesOf(row, role) : undefined);
+      const { id: _id, description: _d, ...reported } = wire;
+      results[p.at] = { id: wire.id as string, reported: { ...reported, secret: p.issued.token } };
+    }
+    return results;
+  }
+
   return {
     name: o.name,
     capability: STALWART_CAPABILITY,
@@ -172,21 +216,10 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
     },
 
     async create(ctx, accountId, input) {
-      const accountNum = num(accountId);
-      const denied = (await escalation(ctx, accountId, input)) ?? unbounded(ctx, input) ?? internalDenied(ctx, input);
-      if (denied) return denied;
-      const issued = o.hasher.issue(kind);
-      const row = await store.insertCredential({
-        accountId: accountNum, kind, ...input, locator: issued.locator, secretHash: issued.hash, createdAt: nowSeconds(),
-        scopes: input.scopes ?? null, platform: null, deviceId: null,
-      }, o.quota);
-      if (row === OVER_QUOTA) return { type: 'overQuota', description: `You have exceeded your quota of ${o.quota} ${o.noun}.` };
-      await auditedCredential(store, row, 'credential.created', callerActor(ctx.caller));
-      const role = o.withScopes ? (await store.accountById(accountNum))?.role : undefined;
-      const wire = credentialToWire(row, role ? scopesOf(row, role) : undefined);
-      const { id: _id, description: _d, ...reported } = wire;
-      return { id: wire.id as string, reported: { ...reported, secret: issued.token } };
+      return (await createMany(ctx, accountId, [input]))[0]!;
     },
+
+    createMany,
 
     async update(ctx, accountId, id, input, existing) {
       const before = checkCredential(existing);

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/authenticator.js';
 import { maskWithin } from '../auth/ipmask.js';
 import { effectivePermissions, rolePermissions, type PermissionMode } from '../auth/permissions.js';
-import type { StoreOps } from '../db/store.js';
+import type { AccountRow, StoreOps } from '../db/store.js';
 import type { CallerRestrictions } from '../jmap/types.js';
 import { formatUtcDate } from '../util/utcdate.js';
 
@@ -10,7 +10,11 @@ import { formatUtcDate } from '../util/utcdate.js';
  * own current rights. Returns the permissions the caller may not grant (empty when allowed).
  */
 export async function ungrantable(store: StoreOps, caller: ReadonlySet<string>, accountId: number, mode: PermissionMode, list: readonly string[]): Promise<string[]> {
-  const account = await store.accountById(accountId);
+  return ungrantableFor(await store.accountById(accountId), caller, mode, list);
+}
+
+/** `ungrantable` for an account already read (a /set's creates read it once). */
+export function ungrantableFor(account: Pick<AccountRow, 'role'> | undefined, caller: ReadonlySet<string>, mode: PermissionMode, list: readonly string[]): string[] {
   if (!account) return [];
   const wanted = effectivePermissions(rolePermissions(account.role), mode, list);
   // An Inherit key made by an Inherit key of the same role: the very same set, nothing to check (every /set create).

@@ -6,7 +6,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { credentialQuery, numbered, POSTGRES_DIALECT } from './credential-query.js';
-import { credentialFromColumns } from './rows.js';
+import { credentialFromColumns, sameAccountAndKind } from './rows.js';
 import {
   ACCOUNT_BY_ID, ACCOUNT_STATE, accountFromRaw, CREDENTIAL_BY_ID, CREDENTIAL_BY_LOCATOR, credentialFromRaw, NamedStatements,
   type RawAccountRow, type RawCredentialRow, type Statement,
@@ -72,6 +72,28 @@ const INSERT_CREDENTIAL = `WITH ins AS (
   )
   INSERT INTO changes (account_id, kind, seq, record_id, op) SELECT $1, $2, st.seq, ins.id, 'created' FROM ins, st
   RETURNING record_id`;
+/**
+ * A /set's creates as one statement, under the state row lock LOCK_STATE took: the rows (arrays, in order), the
+ * account's positions moved by their number ($3) and one change entry each, positions in id order (= the given
+ * order: identity values follow the ORDER BY). Ids come back with their locators (unique), which map them to inputs.
+ */
+const INSERT_CREDENTIALS = `WITH r AS (
+    SELECT * FROM unnest($4::text[], $5::text[], $6::bytea[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[],
+      $12::text[], $13::text[], $14::text[]) WITH ORDINALITY AS r(description, locator, secret_hash, created_at, expires_at,
+      permissions_mode, permissions, allowed_ips, scopes, platform, device_id, i)
+  ), ins AS (
+    INSERT INTO credentials (account_id, kind, description, locator, secret_hash, created_at, expires_at, permissions_mode,
+      permissions, allowed_ips, scopes, platform, device_id)
+    SELECT $1::int8, $2::text, description, locator, secret_hash, created_at, expires_at, permissions_mode, permissions,
+      allowed_ips, scopes, platform, device_id FROM r ORDER BY i
+    RETURNING id, locator
+  ), st AS (
+    UPDATE account_states SET seq = seq + $3::int8, n = n + $3::int4 WHERE account_id = $1::int8 AND kind = $2::text RETURNING seq
+  ), ch AS (
+    INSERT INTO changes (account_id, kind, seq, record_id, op)
+    SELECT $1::int8, $2::text, st.seq - $3::int8 + row_number() OVER (ORDER BY ins.id), ins.id, 'created' FROM ins, st
+  )
+  SELECT id, locator FROM ins`;
 /** The write ($3 = the credential id) then, only when it hit a row, the next position and its change entry. */
 const logged = (write: string, op: ChangeRow['op'], dn: string) => `WITH w AS (${write} RETURNING id),
   st AS (UPDATE account_states SET seq = seq + 1${dn} WHERE account_id = $1 AND kind = $2 AND EXISTS (SELECT 1 FROM w) RETURNING seq)
@@ -320,6 +342,37 @@ class PgOps implements StoreOps {
         await this.q.query('ROLLBACK TO SAVEPOINT jk_insert');
         throw err;
       }
+    });
+  }
+
+  async insertCredentials(list: readonly NewCredential[], quota: number): Promise<(CredentialRow | typeof OVER_QUOTA)[]> {
+    if (list.length === 0) return [];
+    const { accountId, kind } = sameAccountAndKind(list);
+    return this.write((tx) => tx.insertCredentials(list, quota), async () => {
+      // Four round trips for any number of rows (not four per row): the account's state row lock is held for
+      // the whole transaction, so every statement of it delays the account's other writers, on every node.
+      const state = await this.q.query<{ n: number }>(LOCK_STATE, [accountId, kind]);
+      const fit = list.slice(0, Math.max(0, quota - state.rows[0]!.n));
+      if (fit.length === 0) return list.map(() => OVER_QUOTA);
+      const column = <T>(pick: (c: NewCredential) => T) => fit.map(pick);
+      await this.q.query('SAVEPOINT jk_insert');
+      let ids: Map<string, number>;
+      try {
+        const r = await this.q.query<{ id: string; locator: string }>(INSERT_CREDENTIALS, [
+          accountId, kind, fit.length, column((c) => c.description), column((c) => c.locator), column((c) => c.secretHash),
+          column((c) => c.createdAt), column((c) => c.expiresAt), column((c) => c.permissionsMode),
+          column((c) => JSON.stringify(c.permissions)), column((c) => JSON.stringify(c.allowedIps)),
+          column((c) => (c.scopes === null ? null : JSON.stringify(c.scopes))), column((c) => c.platform), column((c) => c.deviceId),
+        ]);
+        await this.q.query('RELEASE SAVEPOINT jk_insert');
+        ids = new Map(r.rows.map((row) => [row.locator, Number(row.id)]));
+      } catch (err) {
+        await this.q.query('ROLLBACK TO SAVEPOINT jk_insert');
+        throw err;
+      }
+      return list.map((c, i) => (i < fit.length
+        ? { ...c, id: ids.get(c.locator)!, lastUsedAt: null, lastUsedFrom: null, lastUsedService: null }
+        : OVER_QUOTA));
     });
   }
 
@@ -787,6 +840,7 @@ export class PgStore implements Store {
   credentials(accountId: number, kind: CredentialKind, ids: readonly number[] | null) { return this.retrying(() => this.ops.credentials(accountId, kind, ids)); }
   countCredentials(accountId: number, kind: CredentialKind) { return this.retrying(() => this.ops.countCredentials(accountId, kind)); }
   insertCredential(credential: NewCredential, quota: number, replacing?: number) { return this.ops.insertCredential(credential, quota, replacing); }
+  insertCredentials(list: readonly NewCredential[], quota: number) { return this.ops.insertCredentials(list, quota); }
   updateCredential(accountId: number, kind: CredentialKind, id: number, ch: CredentialChanges) { return this.ops.updateCredential(accountId, kind, id, ch); }
   deleteCredential(accountId: number, kind: CredentialKind, id: number) { return this.ops.deleteCredential(accountId, kind, id); }
   touchLastUsed(uses: ReadonlyMap<number, CredentialUse>) { return this.retrying(() => this.ops.touchLastUsed(uses)); }

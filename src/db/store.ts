@@ -173,6 +173,14 @@ export interface StoreOps {
    * transaction are not counted.
    */
   insertCredential(credential: NewCredential, quota: number, replacing?: number): Promise<CredentialRow | typeof OVER_QUOTA>;
+  /**
+   * Inserts credentials of ONE account and kind, in the order given, as one step (one /set's creates): the quota
+   * is counted once, the first ones that fit are inserted, each with its change-log entry (positions in this
+   * order), and the rest come back as OVER_QUOTA, in their places. Exact with concurrent writers, as above.
+   * A failure leaves none of the rows behind. Inside a transaction it may fail the transaction too (SQLite takes
+   * no savepoint for it, so that transaction rolls back whole even if the caller catches the error and goes on).
+   */
+  insertCredentials(list: readonly NewCredential[], quota: number): Promise<(CredentialRow | typeof OVER_QUOTA)[]>;
   updateCredential(accountId: number, kind: CredentialKind, id: number, changes: CredentialChanges): Promise<boolean>;
   deleteCredential(accountId: number, kind: CredentialKind, id: number): Promise<boolean>;
   /**

@@ -4,7 +4,7 @@ import { MethodError, type SetError } from '../errors.js';
 import { applyPatch } from '../patch.js';
 import { isPlainObject, type JsonObject, type JsonValue } from '../types.js';
 import { AccountIdArg, IdList, JsonObjectArg, parseArgs } from './args.js';
-import type { StandardType } from './type.js';
+import type { Checked, StandardType } from './type.js';
 
 const SetArgs = v.strictObject({
   accountId: AccountIdArg,
@@ -51,8 +51,9 @@ export async function standardSet<I, C>(outer: StandardType<I, C>, rawArgs: Json
 
     const created: [string, JsonValue][] = [];
     const notCreated: [string, JsonValue][] = [];
-    for (const [cid, value] of create) {
-      const result = await createOne(type, ctx, accountId, value);
+    const results = await createAll(type, ctx, accountId, create.map(([, value]) => value));
+    for (const [i, [cid]] of create.entries()) {
+      const result = results[i]!;
       if ('type' in result) {
         notCreated.push([cid, errorJson(result)]);
       } else {
@@ -98,15 +99,46 @@ export async function standardSet<I, C>(outer: StandardType<I, C>, rawArgs: Json
   return outer.batch ? outer.batch(run) : run(outer);
 }
 
-async function createOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, value: JsonObject): Promise<{ id: string; reported: JsonObject } | SetError> {
+type Created = { id: string; reported: JsonObject };
+
+/** The creates in order; with the type's createMany, the valid ones are stored together (one store operation). */
+async function createAll<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, values: JsonObject[]): Promise<(Created | SetError)[]> {
+  const results: (Created | SetError)[] = [];
+  if (!type.createMany) {
+    for (const value of values) {
+      const prepared = prepareCreate(type, ctx, accountId, value);
+      results.push(prepared.ok ? await type.create(ctx, accountId, prepared.value) : prepared.error);
+    }
+    return results;
+  }
+  // Every create checked first; the valid ones (their places in `at`) then go to the store together.
+  const valid: I[] = [];
+  const at: number[] = [];
+  const outcomes: (Created | SetError | undefined)[] = values.map((value, i) => {
+    const prepared = prepareCreate(type, ctx, accountId, value);
+    if (!prepared.ok) return prepared.error;
+    at.push(i);
+    valid.push(prepared.value);
+    return undefined;
+  });
+  const stored = valid.length > 0 ? await type.createMany(ctx, accountId, valid) : [];
+  for (const [j, i] of at.entries()) outcomes[i] = stored[j];
+  return outcomes.map((o) => {
+    if (!o) throw new Error(`${type.name}: createMany answered fewer results than it was given creates`);
+    return o;
+  });
+}
+
+/** A create's properties checked: the type's input, or why it is refused. */
+function prepareCreate<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, value: JsonObject): Checked<I> {
   const invalid = Object.keys(value).filter((k) => !type.properties.includes(k) || type.serverSet.includes(k) || k === 'id');
   const bad = new Set(invalid); // a Set: a 10 MB create may name a million properties
   const rest: JsonObject = {};
   for (const k of Object.keys(value)) if (!bad.has(k)) rest[k] = value[k] as JsonValue;
   const checked = type.check(ctx, accountId, rest, null);
-  if (!checked.ok) return mergeInvalid(checked.error, invalid);
-  if (invalid.length > 0) return unsettable(invalid);
-  return type.create(ctx, accountId, checked.value);
+  if (!checked.ok) return { ok: false, error: mergeInvalid(checked.error, invalid) };
+  if (invalid.length > 0) return { ok: false, error: unsettable(invalid) };
+  return checked;
 }
 
 async function updateOne<I, C>(type: StandardType<I, C>, ctx: MethodContext, accountId: string, id: string, patch: JsonObject): Promise<JsonObject | null | SetError> {

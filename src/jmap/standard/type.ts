@@ -55,6 +55,12 @@ export interface StandardType<Input, Condition> {
   check(ctx: MethodContext, accountId: string, input: JsonObject, existing: JsonObject | null): Checked<Input>;
   /** Stores a new record; returns its id and the server-set or defaulted properties to report in `created`. */
   create(ctx: MethodContext, accountId: string, input: Input): Promise<{ id: string; reported: JsonObject } | SetError>;
+  /**
+   * Optional: stores several creates of one /set call at once, each result in its input's place, with the same
+   * outcome as `create` called for each in order (a create refused on its own does not stop the others), but the
+   * store work done once for all of them.
+   */
+  createMany?(ctx: MethodContext, accountId: string, inputs: readonly Input[]): Promise<({ id: string; reported: JsonObject } | SetError)[]>;
   /** Stores an update; returns properties the server changed on its own (null if none). */
   update(ctx: MethodContext, accountId: string, id: string, input: Input, existing: JsonObject): Promise<JsonObject | null | SetError>;
   destroy(ctx: MethodContext, accountId: string, id: string): Promise<SetError | undefined>;
