@@ -113,10 +113,8 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Stor
     client.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     client.pragma('foreign_keys = ON');
     client.pragma('busy_timeout = 5000');
-    // A checkpoint every 10,000 WAL pages (~40 MB) instead of 1,000: a 500-create /set dirties ~1,500 random index
-    // pages on a large file, so at 1,000 every such commit also checkpointed (copy + fsync of the database file) on
-    // the request path. Measured at 1M keys: +20-60 % /set calls per second, -5 % CPU per call (bench/notes-perfset.md).
-    client.pragma('wal_autocheckpoint = 10000');
+    // wal_autocheckpoint stays at SQLite's 1,000 pages: 10,000 measured +20-60 % /set calls on a loaded machine but
+    // none on a quiet one, and cost introspection 15-20 % CPU per request in the same runs (bench/README.md, round 4).
     const db: Db = drizzle(client, { schema });
     migrate(db, { migrationsFolder: MIGRATIONS });
     return new SqliteStore(new SqliteOps(db, client), client, file);
