@@ -307,6 +307,7 @@ class SqliteOps implements SyncOps {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly dataVersionStmt;
   private readonly counterHit;
+  private readonly counterPeek;
   /** Whether the connection runs synchronous=FULL (restored after each counter hit). */
   private readonly fullSync: boolean;
   private readonly touchStmt;
@@ -348,6 +349,7 @@ class SqliteOps implements SyncOps {
       ON CONFLICT (key) DO UPDATE SET count = CASE WHEN reset_at <= @now THEN 1 ELSE count + 1 END,
         reset_at = CASE WHEN reset_at <= @now THEN @resetAt ELSE reset_at END
       RETURNING count, reset_at AS resetAt`);
+    this.counterPeek = client.prepare('SELECT count, reset_at AS resetAt FROM window_counters WHERE key = @key AND reset_at > @now');
     // Not prepared statements: SQLite applies `PRAGMA synchronous = …` when it compiles it.
     this.fullSync = client.pragma('synchronous', { simple: true }) === 2;
     // The newest use wins whole: time, address and service together (an older one, written late, changes nothing).
@@ -741,8 +743,8 @@ class SqliteOps implements SyncOps {
   }
 
   peekCounter(key: string, nowMs: number): { count: number; resetAt: number } {
-    const row = this.db.select({ count: windowCounters.count, resetAt: windowCounters.resetAt }).from(windowCounters)
-      .where(and(eq(windowCounters.key, key), gt(windowCounters.resetAt, nowMs))).get();
+    // Prepared once: every password sign-in (Basic) peeks its throttle counter first.
+    const row = this.counterPeek.get({ key, now: nowMs }) as { count: number; resetAt: number } | undefined;
     return row ?? { count: 0, resetAt: 0 };
   }
 
