@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPgStore, type PgStore } from '../src/db/pg.js';
-import { OVER_QUOTA, type CredentialFilter, type CredentialRow, type NewCredential } from '../src/db/store.js';
+import { OVER_QUOTA, type CredentialFilter, type CredentialRow, type NewCredential, type StoreOps } from '../src/db/store.js';
 import { createDatabase } from './helpers/postgres.js';
 import { TEST_ENGINE } from './helpers/server.js';
 
@@ -60,24 +60,18 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
   async function sameAsUnnamed(): Promise<void> {
     const filter: CredentialFilter = { operator: 'AND', conditions: [{ condition: { field: 'expiresAt', op: 'gte', value: 1_900_000_200 } }] };
     const sort = [{ property: 'expiresAt' as const, isAscending: false }];
-    const named = {
-      byLocator: await store.credentialByLocator(rows[3]!.locator),
-      byId: await store.credentials(accountId, 'apiKey', [rows[5]!.id]),
-      account: await store.accountById(accountId),
-      count: await store.countCredentials(accountId, 'apiKey'),
-      page: await store.queryPage(accountId, 'apiKey', filter, sort, 1, 4),
-      total: await store.queryCount(accountId, 'apiKey', filter),
-      index: await store.queryIndexOf(accountId, 'apiKey', filter, sort, rows[2]!.id),
-    };
-    const unnamed = await store.transaction(async (tx) => ({
-      byLocator: await tx.credentialByLocator(rows[3]!.locator),
-      byId: await tx.credentials(accountId, 'apiKey', [rows[5]!.id]),
-      account: await tx.accountById(accountId),
-      count: await tx.countCredentials(accountId, 'apiKey'),
-      page: await tx.queryPage(accountId, 'apiKey', filter, sort, 1, 4),
-      total: await tx.queryCount(accountId, 'apiKey', filter),
-      index: await tx.queryIndexOf(accountId, 'apiKey', filter, sort, rows[2]!.id),
-    }));
+    // The same reads through the pool (named statements) and through a transaction (unnamed text).
+    const reads = async (ops: StoreOps) => ({
+      byLocator: await ops.credentialByLocator(rows[3]!.locator),
+      byId: await ops.credentials(accountId, 'apiKey', [rows[5]!.id]),
+      account: await ops.accountById(accountId),
+      count: await ops.countCredentials(accountId, 'apiKey'),
+      page: await ops.queryPage(accountId, 'apiKey', filter, sort, 1, 4),
+      total: await ops.queryCount(accountId, 'apiKey', filter),
+      index: await ops.queryIndexOf(accountId, 'apiKey', filter, sort, rows[2]!.id),
+    });
+    const named = await reads(store);
+    const unnamed = await store.transaction((tx) => reads(tx));
     expect(named).toEqual(unnamed);
     expect(named.byLocator).toEqual({ ...rows[3], lastUsedAt: null, lastUsedFrom: null, lastUsedService: null });
     expect(named.byId).toEqual([rows[5]]);
