@@ -416,13 +416,16 @@ describe.skipIf(!installed)('PostgreSQL store', () => {
     expect(await stores[2]!.peekCounter('auth:203.0.113.7', opened)).toEqual({ count: 0, resetAt: 0 });
     expect(await stores[2]!.hitCounter('auth:203.0.113.7', 1000, opened)).toEqual({ count: 1, resetAt: opened + 1000 });
     expect(await stores[0]!.hitCounter('auth:203.0.113.7', 1000, opened + 999)).toEqual({ count: 2, resetAt: opened + 1000 });
+    // Several keys in one call, answered in their order.
+    expect(await stores[1]!.hitCounters(['auth:203.0.113.7', 'auth:fresh'], 1000, opened + 999))
+      .toEqual([{ count: 3, resetAt: opened + 1000 }, { count: 1, resetAt: opened + 1999 }]);
 
     // Pruning removes ended windows only.
     await stores[0]!.hitCounter('rest:short', 10, now);
     await stores[0]!.hitCounter('rest:long', 10_000_000, now);
     expect(await stores[1]!.pruneCounters(now + 10)).toBe(1);
     expect(await stores[1]!.peekCounter('rest:long', now + 10)).toMatchObject({ count: 1 });
-    expect(await stores[1]!.peekCounter('auth:203.0.113.7', opened + 1)).toEqual({ count: 2, resetAt: opened + 1000 });
+    expect(await stores[1]!.peekCounter('auth:203.0.113.7', opened + 1)).toEqual({ count: 3, resetAt: opened + 1000 });
     expect(await stores[1]!.pruneCounters(opened + 1000)).toBe(1);
     expect(await stores[1]!.pruneCounters(opened + 1000)).toBe(0);
   });

@@ -24,6 +24,14 @@ export class WindowCounters {
     const { count, resetAt } = await this.store.hitCounter(key, this.windowMs, now);
     return { count, retryAfter: secondsUntil(resetAt, now) };
   }
+
+  /** `hit` for several keys at once (one store call, one commit). */
+  async hitAll(keys: readonly string[], now = Date.now()): Promise<{ count: number; retryAfter: number }[]> {
+    this.hits += keys.length;
+    if (this.hits % 1000 < keys.length) await this.store.pruneCounters(now);
+    const hits = await this.store.hitCounters(keys, this.windowMs, now);
+    return hits.map(({ count, resetAt }) => ({ count, retryAfter: secondsUntil(resetAt, now) }));
+  }
 }
 
 const secondsUntil = (resetAt: number, now: number) => Math.max(1, Math.ceil((resetAt - now) / 1000));
@@ -102,8 +110,7 @@ export class RateLimit {
   /** Counts one request for every key; returns seconds to wait if any key is over the limit, else 0. */
   async take(keys: readonly string[]): Promise<number> {
     let wait = 0;
-    for (const key of keys) {
-      const { count, retryAfter } = await this.counters.hit(`${this.prefix}:${key}`);
+    for (const { count, retryAfter } of await this.counters.hitAll(keys.map((key) => `${this.prefix}:${key}`))) {
       if (count > this.max) wait = Math.max(wait, retryAfter);
     }
     return wait;

@@ -477,6 +477,12 @@ class PgOps implements StoreOps {
     });
   }
 
+  async hitCounters(keys: readonly string[], windowMs: number, nowMs: number): Promise<{ count: number; resetAt: number }[]> {
+    const out: { count: number; resetAt: number }[] = [];
+    for (const key of keys) out.push(await this.hitCounter(key, windowMs, nowMs));
+    return out;
+  }
+
   peekCounter(key: string, nowMs: number): Promise<{ count: number; resetAt: number }> {
     return this.run(async () => {
       const r = await this.db.select({ count: windowCounters.count, resetAt: windowCounters.resetAt }).from(windowCounters)
@@ -871,6 +877,7 @@ export class PgStore implements Store {
   endWebSession(id: string) { return this.retrying(() => this.ops.endWebSession(id)); }
   endAccountWebSessions(accountId: number) { return this.retrying(() => this.ops.endAccountWebSessions(accountId)); }
   hitCounter(key: string, windowMs: number, nowMs: number) { return this.retrying(() => this.ops.hitCounter(key, windowMs, nowMs)); }
+  hitCounters(keys: readonly string[], windowMs: number, nowMs: number) { return this.retrying(() => this.ops.hitCounters(keys, windowMs, nowMs)); }
   peekCounter(key: string, nowMs: number) { return this.retrying(() => this.ops.peekCounter(key, nowMs)); }
   pruneCounters(nowMs: number) { return this.retrying(() => this.ops.pruneCounters(nowMs)); }
   putOneTimeLink(id: string, payload: Buffer, expiresAt: number, now: number) { return this.retrying(() => this.ops.putOneTimeLink(id, payload, expiresAt, now)); }

@@ -36,7 +36,7 @@ const OP_NAMES = [
   'setAccountPassword', 'deleteAccount',
   'credentialByLocator', 'credentials', 'countCredentials', 'insertCredential', 'insertCredentials', 'updateCredential', 'deleteCredential',
   'touchLastUsed', 'state', 'changesSince', 'queryCount', 'queryIndexOf', 'queryPage',
-  'createWebSession', 'webSession', 'endWebSession', 'endAccountWebSessions', 'hitCounter', 'peekCounter', 'pruneCounters',
+  'createWebSession', 'webSession', 'endWebSession', 'endAccountWebSessions', 'hitCounter', 'hitCounters', 'peekCounter', 'pruneCounters',
   'putOneTimeLink', 'peekOneTimeLink', 'takeOneTimeLink',
   'credentialTotals', 'getMeta', 'setMeta', 'appendAudit', 'auditByIds', 'countAudit', 'queryAudit', 'auditIndexOf', 'maxAuditId',
   'pruneAudit', 'auditAfter', 'enqueueWebhooks', 'claimWebhooks', 'settleWebhook', 'pruneWebhooks', 'webhookBacklog',
@@ -189,6 +189,7 @@ class SqliteStore implements Store {
   declare endWebSession: StoreOps['endWebSession'];
   declare endAccountWebSessions: StoreOps['endAccountWebSessions'];
   declare hitCounter: StoreOps['hitCounter'];
+  declare hitCounters: StoreOps['hitCounters'];
   declare peekCounter: StoreOps['peekCounter'];
   declare pruneCounters: StoreOps['pruneCounters'];
   declare putOneTimeLink: StoreOps['putOneTimeLink'];
@@ -307,6 +308,7 @@ class SqliteOps implements SyncOps {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly dataVersionStmt;
   private readonly counterHit;
+  private readonly counterHitsTx: Database.Transaction<(keys: readonly string[], params: { resetAt: number; now: number }) => { count: number; resetAt: number }[]>;
   private readonly counterPeek;
   /** Whether the connection runs synchronous=FULL (restored after each counter hit). */
   private readonly fullSync: boolean;
@@ -349,6 +351,7 @@ class SqliteOps implements SyncOps {
       ON CONFLICT (key) DO UPDATE SET count = CASE WHEN reset_at <= @now THEN 1 ELSE count + 1 END,
         reset_at = CASE WHEN reset_at <= @now THEN @resetAt ELSE reset_at END
       RETURNING count, reset_at AS resetAt`);
+    this.counterHitsTx = client.transaction((keys: readonly string[], params: { resetAt: number; now: number }) => this.counterHits(keys, params));
     this.counterPeek = client.prepare('SELECT count, reset_at AS resetAt FROM window_counters WHERE key = @key AND reset_at > @now');
     // Not prepared statements: SQLite applies `PRAGMA synchronous = …` when it compiles it.
     this.fullSync = client.pragma('synchronous', { simple: true }) === 2;
@@ -728,18 +731,26 @@ class SqliteOps implements SyncOps {
   }
 
   hitCounter(key: string, windowMs: number, nowMs: number): { count: number; resetAt: number } {
-    // One statement, so concurrent hits from several processes never lose a count. On its own (every REST call
-    // takes two) it commits without the fsync of synchronous=FULL: a rate-limit count may lose its last hits to a
-    // power cut, nothing else; the next FULL commit makes it durable with the WAL frames before it. The fsync was
-    // ~90 % of a REST read's CPU (bench/README.md, round 4).
-    const hit = () => this.counterHit.get({ key, resetAt: nowMs + windowMs, now: nowMs }) as { count: number; resetAt: number };
-    if (this.client.inTransaction || !this.fullSync) return hit();
-    this.client.pragma('synchronous = NORMAL');
+    return this.hitCounters([key], windowMs, nowMs)[0]!;
+  }
+
+  hitCounters(keys: readonly string[], windowMs: number, nowMs: number): { count: number; resetAt: number }[] {
+    // One statement per key, so concurrent hits from several processes never lose a count. On their own (every REST
+    // call takes two) they commit together, without the fsync of synchronous=FULL: a rate-limit count may lose its
+    // last hits to a power cut, nothing else; the next FULL commit makes it durable with the WAL frames before it.
+    // The fsyncs were ~70 % of a REST read's CPU (bench/README.md, round 4).
+    const params = { resetAt: nowMs + windowMs, now: nowMs };
+    if (this.client.inTransaction) return this.counterHits(keys, params);
+    if (this.fullSync) this.client.pragma('synchronous = NORMAL');
     try {
-      return hit();
+      return this.counterHitsTx.immediate(keys, params);
     } finally {
-      this.client.pragma('synchronous = FULL');
+      if (this.fullSync) this.client.pragma('synchronous = FULL');
     }
+  }
+
+  private counterHits(keys: readonly string[], params: { resetAt: number; now: number }): { count: number; resetAt: number }[] {
+    return keys.map((key) => this.counterHit.get({ key, ...params }) as { count: number; resetAt: number });
   }
 
   peekCounter(key: string, nowMs: number): { count: number; resetAt: number } {

@@ -216,6 +216,8 @@ export interface StoreOps {
    * when no window is open). Expired windows are removed by `pruneCounters`.
    */
   hitCounter(key: string, windowMs: number, nowMs: number): Promise<{ count: number; resetAt: number }>;
+  /** `hitCounter` for several keys at once (a rate limit per account and per address), in their order. */
+  hitCounters(keys: readonly string[], windowMs: number, nowMs: number): Promise<{ count: number; resetAt: number }[]>;
   peekCounter(key: string, nowMs: number): Promise<{ count: number; resetAt: number }>;
   pruneCounters(nowMs: number): Promise<number>;
 

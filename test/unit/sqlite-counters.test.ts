@@ -24,6 +24,8 @@ describe('SQLite rate-limit counters', () => {
     expect(await store.hitCounter('k', 1000, 10_500)).toEqual({ count: 2, resetAt: 11_000 });
     expect(await store.hitCounter('k', 1000, 11_000)).toEqual({ count: 1, resetAt: 12_000 });
     expect(await store.peekCounter('k', 11_500)).toEqual({ count: 1, resetAt: 12_000 });
+    // Several keys in one commit (a REST call's account and address), in their order.
+    expect(await store.hitCounters(['k', 'other'], 1000, 11_200)).toEqual([{ count: 2, resetAt: 12_000 }, { count: 1, resetAt: 12_200 }]);
     // Committed without FULL's fsync, then back to FULL for every other write.
     expect(level()).toBe(2);
     await store.close();
