@@ -279,8 +279,8 @@ async function busy(button, fn) {
 // Lists
 
 const state = {
-  keys: { filter: null, filterText: '', flash: '', lastFlash: '', lastFlashAt: 0 },
-  apps: { filter: null, filterText: '', flash: '', lastFlash: '', lastFlashAt: 0 },
+  keys: { filter: null, filterText: '', flash: '', lastFlash: '', lastFlashAt: 0, flashOwed: false },
+  apps: { filter: null, filterText: '', flash: '', lastFlash: '', lastFlashAt: 0, flashOwed: false },
   /** The Activity view: an event type, and a credential when opened from a row's Activity button. */
   activity: { type: '', credential: null },
 };
@@ -300,9 +300,13 @@ function statusText(s, count, total, one, many) {
     parts.push(s.flash);
     s.lastFlash = s.flash;
     s.lastFlashAt = Date.now();
-  } else if (liveReload && s.lastFlash && Date.now() - s.lastFlashAt < FLASH_MS) {
+    // A live reload that lands between the action and the action's own reload took the message: that reload
+    // must still show it, or it flashes for a moment and is gone.
+    s.flashOwed = liveReload;
+  } else if ((liveReload || s.flashOwed) && s.lastFlash && Date.now() - s.lastFlashAt < FLASH_MS) {
     // The change's own push event reloads the list right after the action: its message stays.
     parts.push(s.lastFlash);
+    if (!liveReload) s.flashOwed = false;
   }
   if (total > count) parts.push(`Showing the newest ${count} of ${total} ${many}.`);
   else if (s.filter) parts.push(`${plural(count, one, many)} ${s.filterText}.`);
