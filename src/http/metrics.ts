@@ -18,46 +18,23 @@ export class Metrics {
   readonly webhookDeliveries = new Counter({ name: 'jmap_keys_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, failed: retried later, abandoned: the last attempt failed)', labelNames: ['outcome'], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'jmap_keys_store_errors_total', help: 'Store operations that failed (busy, readonly, full, io, cantopen)', labelNames: ['reason'], registers: [this.registry] });
 
-  /**
-   * Label children by method, route pattern and status, looked up with one string key: prom-client hashes the label
-   * object on every inc/observe otherwise. Bounded, as the labels are (route patterns, not paths).
-   */
-  private readonly requestChildren = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<string> }>();
+  // prom-client hashes the label object on every inc/observe, also through labels() children (which only bind the
+  // object): caching children per label set saved nothing measurable, so these call it directly.
 
   /** One answered request: counted by method, route and status, its latency by method and route. */
   request(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${status} ${route}`;
-    let child = this.requestChildren.get(key);
-    if (!child) {
-      child = { count: this.requests.labels(method, route, String(status)), latency: this.latency.labels(method, route) };
-      this.requestChildren.set(key, child);
-    }
-    child.count.inc();
-    child.latency.observe(seconds);
+    this.requests.inc({ method, route, status: String(status) });
+    this.latency.observe({ method, route }, seconds);
   }
-
-  private readonly authChildren = new Map<string, Counter.Internal>();
-  private readonly verdictChildren = new Map<string, Counter.Internal>();
 
   /** One introspection verdict (service is a known name, `other` or `none`). */
   verdict(service: string, verdict: 'active' | 'inactive', reason: string): void {
-    const key = `${service} ${verdict} ${reason}`;
-    let child = this.verdictChildren.get(key);
-    if (!child) {
-      child = this.introspection.labels(service, verdict, reason);
-      this.verdictChildren.set(key, child);
-    }
-    child.inc();
+    this.introspection.inc({ service, verdict, reason });
   }
 
   /** One authentication: `ok`, or refused with its reason (a fixed set of names). */
   authOutcome(reason: string): void {
-    let child = this.authChildren.get(reason);
-    if (!child) {
-      child = this.auth.labels(reason === 'ok' ? 'ok' : 'refused', reason);
-      this.authChildren.set(reason, child);
-    }
-    child.inc();
+    this.auth.inc({ outcome: reason === 'ok' ? 'ok' : 'refused', reason });
   }
 
   constructor(store: Store) {
