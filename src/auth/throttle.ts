@@ -19,14 +19,12 @@ export class WindowCounters {
 
   /** Adds one to the key's window (opening one if needed): the new count and seconds until it resets. */
   async hit(key: string, now = Date.now()): Promise<{ count: number; retryAfter: number }> {
-    // Expired windows are swept now and then, so the table stays the size of the live windows.
-    if (++this.hits % 1000 === 0) await this.store.pruneCounters(now);
-    const { count, resetAt } = await this.store.hitCounter(key, this.windowMs, now);
-    return { count, retryAfter: secondsUntil(resetAt, now) };
+    return (await this.hitAll([key], now))[0]!;
   }
 
   /** `hit` for several keys at once (one store call, one commit). */
   async hitAll(keys: readonly string[], now = Date.now()): Promise<{ count: number; retryAfter: number }[]> {
+    // Expired windows are swept now and then, so the table stays the size of the live windows.
     this.hits += keys.length;
     if (this.hits % 1000 < keys.length) await this.store.pruneCounters(now);
     const hits = await this.store.hitCounters(keys, this.windowMs, now);

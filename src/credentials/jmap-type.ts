@@ -162,11 +162,12 @@ function boundType(o: CredentialTypeOptions, store: StoreOps): StandardType<Cred
     });
     const rows = await store.insertCredentials(pending.map((p) => p.row), o.quota);
     const role = o.withScopes ? account?.role : undefined;
+    const actor = callerActor(ctx.caller);
     for (const [j, p] of pending.entries()) {
       const row = rows[j]!;
       // Over quota: the overQuota error put in its place above stays.
       if (row === OVER_QUOTA) continue;
-      await auditedCredential(store, row, 'credential.created', callerActor(ctx.caller));
+      await auditedCredential(store, row, 'credential.created', actor);
       const wire = credentialToWire(row, role ? scopesOf(row, role) : undefined);
       const { id: _id, description: _d, ...reported } = wire;
       results[p.at] = { id: wire.id as string, reported: { ...reported, secret: p.issued.token } };
