@@ -34,6 +34,30 @@ export interface LoadResult {
 
 const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number);
 
+/**
+ * Every 2xx response time of one or several autocannon instances (autocannon's own histogram has whole-millisecond
+ * buckets): `record` is their 'response' listener, `percentiles` the p50 and p99 at the end.
+ */
+export function latencyRecorder(): { record: (client: unknown, status: number, bytes: number, ms: number) => void; percentiles: () => { p50: number; p99: number } } {
+  let latencies = new Float64Array(1 << 16);
+  let n = 0;
+  return {
+    record(_client, status, _bytes, ms) {
+      if (status < 200 || status >= 300) return;
+      if (n === latencies.length) {
+        const bigger = new Float64Array(n * 2);
+        bigger.set(latencies);
+        latencies = bigger;
+      }
+      latencies[n++] = ms;
+    },
+    percentiles() {
+      const sorted = latencies.subarray(0, n).sort();
+      return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+    },
+  };
+}
+
 function problemsOf(r: Result): string[] {
   const out: string[] = [];
   if (r.non2xx) out.push(`${r.non2xx} non-2xx (${Object.entries(r.statusCodeStats).filter(([c]) => !c.startsWith('2')).map(([c, s]) => `${c}×${s.count}`).join(', ')})`);
@@ -46,17 +70,7 @@ function problemsOf(r: Result): string[] {
 /** Runs `duration` seconds of load split over `nodes`; latency percentiles over every 2xx answer of all nodes. */
 export async function loadNodes(nodes: LoadNode[], requests: Request[], scenario: Scenario, connections: number, duration: number,
   extraCpuMs?: () => number | undefined): Promise<LoadResult> {
-  let latencies = new Float64Array(1 << 16);
-  let n = 0;
-  const record = (_c: unknown, status: number, _b: number, ms: number) => {
-    if (status < 200 || status >= 300) return;
-    if (n === latencies.length) {
-      const bigger = new Float64Array(n * 2);
-      bigger.set(latencies);
-      latencies = bigger;
-    }
-    latencies[n++] = ms;
-  };
+  const latency = latencyRecorder();
   const cpu0 = nodes.map((node) => cpuMs(node.pid));
   const extra0 = extraCpuMs?.();
   const runs = nodes.map((node, i) => {
@@ -69,13 +83,12 @@ export async function loadNodes(nodes: LoadNode[], requests: Request[], scenario
       requests,
       ...(scenario.verifyBody ? { verifyBody: scenario.verifyBody } : {}),
     });
-    instance.on('response', record);
+    instance.on('response', latency.record);
     return instance;
   });
   const results = await Promise.all(runs);
   const cpu1 = nodes.map((node) => cpuMs(node.pid));
   const extra1 = extraCpuMs?.();
-  const sorted = latencies.subarray(0, n).sort();
   const perNode: NodeLoad[] = results.map((r, i) => {
     const c0 = cpu0[i];
     const c1 = cpu1[i];
@@ -89,8 +102,7 @@ export async function loadNodes(nodes: LoadNode[], requests: Request[], scenario
   const ok = perNode.reduce((s, x) => s + x.ok, 0);
   return {
     reqPerSec: perNode.reduce((s, x) => s + x.reqPerSec, 0),
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
+    ...latency.percentiles(),
     ok,
     nodes: perNode,
     ...(extra0 !== undefined && extra1 !== undefined && ok > 0 ? { extraCpuUsPerReq: ((extra1 - extra0) * 1000) / ok } : {}),

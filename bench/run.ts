@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Request } from 'autocannon';
 import { cpuMs, peakRss, startBaselineChild, startServerChild, type Child } from './child.js';
+import { latencyRecorder } from './load.js';
 import { buildIsFresh } from '../bin/launch.js';
 import { loadConfig } from '../src/config.js';
 import { BASELINES, type BaselineKind } from './baselines.js';
@@ -141,12 +142,10 @@ function serverEnv(dir: string, d: Dataset): Record<string, string> {
   return { ...env, ...settings };
 }
 
-const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number);
 
 /** One autocannon run; latency percentiles come from every 2xx response time (autocannon's own histogram is whole ms). */
 async function measure(target: Target, url: string, pid: number, requests: Request[], opts: BenchOptions, duration: number, scenario: Scenario, rate?: number): Promise<Measurement> {
-  let latencies = new Float64Array(1 << 16);
-  let n = 0;
+  const latency = latencyRecorder();
   const instance = autocannon({
     url,
     connections: opts.connections,
@@ -157,26 +156,16 @@ async function measure(target: Target, url: string, pid: number, requests: Reque
     // The baselines answer a fixed object; only the server's bodies can be verified.
     ...(scenario.verifyBody && target === 'server' ? { verifyBody: scenario.verifyBody } : {}),
   });
-  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    if (status < 200 || status >= 300) return;
-    if (n === latencies.length) {
-      const bigger = new Float64Array(n * 2);
-      bigger.set(latencies);
-      latencies = bigger;
-    }
-    latencies[n++] = ms;
-  });
+  instance.on('response', latency.record);
   const cpu0 = cpuMs(pid);
   const r = await instance;
   const cpu1 = cpuMs(pid);
-  const sorted = latencies.subarray(0, n).sort();
   const statusCodes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(r.statusCodeStats)) statusCodes[code] = count;
   return {
     target,
     reqPerSec: r.duration > 0 ? r['2xx'] / r.duration : 0,
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
+    ...latency.percentiles(),
     ok: r['2xx'],
     non2xx: r.non2xx,
     errors: r.errors,
