@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
+import { freePort } from '../test/helpers/child.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,18 +19,6 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** A free loopback port (the tiny race before the child binds it is acceptable on 127.0.0.1). */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => done(port));
-    });
-  });
-}
 
 function launch(args: string[], env: NodeJS.ProcessEnv, url: string, onStdout?: (line: string) => void, cwd = ROOT, stdoutFile?: string): Child {
   // A server's log lines go to a file, as `npm start >> jmap-keys.log` would: through a pipe they would be read by

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 
 /** A real `node bin/server.js` (what `npm start` runs), its output kept for the test to read. */
 export interface ServerChild {
@@ -15,6 +16,19 @@ export interface ServerChild {
 }
 
 export const randomPort = () => String(20000 + Math.floor(Math.random() * 20000));
+
+/** A free loopback port, asked of the kernel (the tiny race before a child binds it is acceptable on 127.0.0.1). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 /** Starts the server with `env` on top of the caller's; `wrap` runs it under another command (e.g. setpriv). */
 export function startChild(env: Record<string, string>, wrap: string[] = []): ServerChild {
