@@ -24,8 +24,9 @@ export function groupOf(url: string): string {
   if (url === '') return '(native/VM)';
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1] as string;
-  const repo = /\/(src|bench)\/(.+)$/.exec(url);
-  if (repo) return `${repo[1]}/${repo[2]}`;
+  // The server runs compiled (dist/): its files count as src/ (same path, .js).
+  const repo = /\/(src|dist|bench)\/(.+)$/.exec(url);
+  if (repo) return `${repo[1] === 'dist' ? 'src' : repo[1]}/${repo[2]}`;
   if (url.startsWith('node:')) return url;
   return url.replace(/^file:\/\//, '');
 }
