@@ -50,6 +50,7 @@ export async function createServices(config: Config, log: Logger = silentLogger)
     onListener: (state) => (state === 'down'
       ? log.warn('PostgreSQL notification connection down: caches off, every request reads the database')
       : log.info('PostgreSQL notification connection up: caches on')),
+    onCheckpointFailure: (message) => log.warn({ err: message }, 'SQLite WAL checkpoint failed; retried every 100 ms'),
   });
   let serverKey: Buffer;
   try {

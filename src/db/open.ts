@@ -3,13 +3,23 @@ import { openPgStore } from './pg.js';
 import { openSqliteStore } from './sqlite.js';
 import type { Store } from './store.js';
 
+export interface StoreHooks {
+  /** PostgreSQL: the change listener went down or came back. */
+  onListener?: (state: 'down' | 'up') => void;
+  /** SQLite: checkpoint the WAL in the background (a long-running server); hears a checkpoint that failed. */
+  onCheckpointFailure?: (message: string) => void;
+}
+
 /**
  * The store the configuration names, PostgreSQL when JMAP_KEYS_DATABASE_URL is set, else the SQLite file: the one
  * way the server and the CLI's local commands open it.
  */
-export async function openStore(config: Pick<Config, 'dbFile' | 'databaseUrl' | 'sqliteSynchronous'>, hooks: { onListener?: (state: 'down' | 'up') => void } = {}): Promise<Store> {
+export async function openStore(config: Pick<Config, 'dbFile' | 'databaseUrl' | 'sqliteSynchronous'>, hooks: StoreHooks = {}): Promise<Store> {
   if (config.databaseUrl) return openPgStore(config.databaseUrl, { onListener: hooks.onListener });
-  return openSqliteStore(config.dbFile, { synchronous: config.sqliteSynchronous });
+  return openSqliteStore(config.dbFile, {
+    synchronous: config.sqliteSynchronous,
+    ...(hooks.onCheckpointFailure ? { checkpoints: { onFailure: hooks.onCheckpointFailure } } : {}),
+  });
 }
 
 /** Where the data lives, for messages: the SQLite file, or the PostgreSQL server without its password. */

@@ -7,6 +7,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { credentialQuery, SQLITE_DIALECT } from './credential-query.js';
 import { credentialFromColumns, sameAccountAndKind } from './rows.js';
+import { FALLBACK_AUTOCHECKPOINT, startCheckpointer, type Checkpointer } from './sqlite-checkpointer.js';
 import * as schema from './schema.js';
 import { sqliteFailure, StoreUnavailableError } from './errors.js';
 import {
@@ -49,6 +50,11 @@ export interface SqliteOptions {
    * commits, but the last transactions before a power cut may be lost (never on a process crash).
    */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * Checkpoint the WAL from a worker thread (the server: src/db/sqlite-checkpointer.ts says why) instead of inside
+   * the commits; `onFailure` hears a checkpoint that failed. Left out (a bare store, the CLI's local commands): SQLite's own.
+   */
+  checkpoints?: { onFailure: (message: string) => void };
 }
 
 /** The reason in words, for messages that name the path. */
@@ -113,11 +119,17 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Stor
     client.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     client.pragma('foreign_keys = ON');
     client.pragma('busy_timeout = 5000');
-    // wal_autocheckpoint stays at SQLite's 1,000 pages: 10,000 measured +20-60 % /set calls on a loaded machine but
-    // none on a quiet one, and cost introspection 15-20 % CPU per request in the same runs (bench/README.md, round 4).
+    // Without the worker, wal_autocheckpoint stays at SQLite's 1,000 pages: 10,000 alone measured +20-60 % /set calls
+    // on a loaded machine but none on a quiet one, and cost introspection 15-20 % CPU per request in the same runs
+    // (a longer WAL to look pages up in; bench/README.md, round 4). With it, the WAL is copied every 100 ms.
     const db: Db = drizzle(client, { schema });
     migrate(db, { migrationsFolder: MIGRATIONS });
-    return new SqliteStore(new SqliteOps(db, client), client, file);
+    let checkpointer: Checkpointer | undefined;
+    if (options.checkpoints && file !== ':memory:') {
+      client.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT}`);
+      checkpointer = startCheckpointer(file, options.synchronous ?? 'FULL', options.checkpoints.onFailure);
+    }
+    return new SqliteStore(new SqliteOps(db, client), client, file, checkpointer);
   } catch (err) {
     client?.close();
     throw unavailable(err, file);
@@ -214,7 +226,8 @@ class SqliteStore implements Store {
   declare credentialsToWarn: StoreOps['credentialsToWarn'];
   declare noteOnce: StoreOps['noteOnce'];
 
-  constructor(private readonly ops: SqliteOps, private readonly client: Database.Database, private readonly file: string) {
+  constructor(private readonly ops: SqliteOps, private readonly client: Database.Database, private readonly file: string,
+    private readonly checkpointer?: Checkpointer) {
     const inside: Record<string, unknown> = {};
     const self = this as unknown as Record<string, unknown>;
     for (const name of OP_NAMES) {
@@ -277,6 +290,8 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.afterOpen();
+    // The worker's connection first: closing the last connection copies what is left and removes the WAL.
+    await this.checkpointer?.stop();
     this.client.close();
   }
 
