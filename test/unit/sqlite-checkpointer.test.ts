@@ -47,7 +47,7 @@ describe('SQLite WAL checkpoints in a worker thread', () => {
     expect(failures).toEqual([]);
   });
 
-  it('without it (a bare store, the CLI's local commands) the commit that passes 1,000 pages checkpoints itself', async () => {
+  it('without it (a bare store, local CLI commands) the commit that passes 1,000 pages checkpoints itself', async () => {
     const { store, file, client } = fresh();
     expect(client.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     const before = size(file);
