@@ -18,7 +18,7 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Request } from 'autocannon';
@@ -47,6 +47,8 @@ export interface PgBenchOptions {
   /** Revocation trials (create on A, use on B, destroy on A, poll B). */
   trials: number;
   only?: string[];
+  /** Write V8 CPU profiles of every server child into this folder (`node --cpu-prof`; one file per process and thread). */
+  cpuProfDir?: string;
   log?: (msg: string) => void;
 }
 
@@ -250,7 +252,8 @@ export async function runPgBench(opts: PgBenchOptions): Promise<PgBenchReport> {
 
     const start = async (dir: string, settings: Record<string, string>) => {
       mkdirSync(dir, { recursive: true });
-      const child = await startServerChild(serverEnv(dir, settings));
+      const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(resolve(opts.cpuProfDir), basename(dir))}`] : [];
+      const child = await startServerChild(serverEnv(dir, settings), nodeArgs);
       children.push(child);
       return child;
     };
@@ -388,6 +391,7 @@ if (isMain) {
     options: {
       keys: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, runs: { type: 'string' },
       warmup: { type: 'string' }, trials: { type: 'string' }, only: { type: 'string' }, smoke: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
     },
   });
   const base = values.smoke ? { ...PG_DEFAULTS, keys: 1000, duration: 1, runs: 1, warmup: 0, trials: 5 } : PG_DEFAULTS;
@@ -396,6 +400,7 @@ if (isMain) {
     keys: num(values.keys, base.keys), duration: num(values.duration, base.duration), connections: num(values.connections, base.connections),
     runs: num(values.runs, base.runs), warmup: num(values.warmup, base.warmup), trials: num(values.trials, base.trials),
     ...(values.only ? { only: values.only.split(',') } : {}),
+    ...(values['cpu-prof'] ? { cpuProfDir: values['cpu-prof'] } : {}),
   }).then((report) => {
     console.log(report.markdown);
     if (report.scenarios.some((s) => s.status === 'failed') || report.revocationError) process.exitCode = 1;
