@@ -23,6 +23,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('synchronous = ' + workerData.synchronous);
+// A checkpoint copies frames through its own buffer, not the page cache: keep this connection's cache small.
+db.pragma('cache_size = -1024');
 let failing = false;
 const checkpoint = () => {
   try {
