@@ -342,13 +342,11 @@ class SqliteOps implements SyncOps {
     this.accountByLoginStmt = db.select().from(accounts).where(eq(accounts.login, sql.placeholder('login'))).prepare();
     this.credentialByIdStmt = db.select().from(credentials).where(and(eq(credentials.id, sql.placeholder('id')),
       eq(credentials.accountId, sql.placeholder('accountId')), eq(credentials.kind, sql.placeholder('kind')))).prepare();
-    const p = (name: string) => sql.placeholder(name);
-    this.insertStmt = db.insert(credentials).values({
-      accountId: p('accountId'), kind: p('kind'), description: p('description'), locator: p('locator'), secretHash: p('secretHash'),
-      createdAt: p('createdAt'), expiresAt: p('expiresAt'), permissionsMode: p('permissionsMode'), permissions: p('permissions'),
-      allowedIps: p('allowedIps'), scopes: p('scopes'), platform: p('platform'), deviceId: p('deviceId'),
-    }).prepare();
-    this.logStmt = db.insert(changes).values({ accountId: p('accountId'), kind: p('kind'), recordId: p('recordId'), op: p('op') }).prepare();
+    // The two inserts of every created credential (500 per /set call) as plain positional statements: drizzle's
+    // prepared insert maps named placeholders per call (2.2 against 1.5 µs for a change-log row in a loop).
+    this.insertStmt = client.prepare(`INSERT INTO credentials (account_id, kind, description, locator, secret_hash, created_at,
+      expires_at, permissions_mode, permissions, allowed_ips, scopes, platform, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.logStmt = client.prepare('INSERT INTO changes (account_id, kind, record_id, op) VALUES (?, ?, ?, ?)');
     this.insertTx = client.transaction((c: NewCredential, quota: number, replacing: number): CredentialRow | typeof OVER_QUOTA => {
       // Counted and inserted under one write lock (BEGIN IMMEDIATE, or the enclosing transaction's): exact.
       if (this.countCredentials(c.accountId, c.kind) - replacing >= quota) return OVER_QUOTA;
@@ -478,7 +476,7 @@ class SqliteOps implements SyncOps {
   }
 
   private log(accountId: number, kind: CredentialKind, recordId: number, op: ChangeRow['op']): void {
-    this.logStmt.run({ accountId, kind, recordId, op });
+    this.logStmt.run(accountId, kind, recordId, op);
   }
 
   insertCredential(c: NewCredential, quota: number, replacing = 0): CredentialRow | typeof OVER_QUOTA {
@@ -513,12 +511,9 @@ class SqliteOps implements SyncOps {
   private insertRow(c: NewCredential): CredentialRow {
     // No RETURNING: the row is what was given plus its id (no column has a default the input lacks), and
     // reading it back cost a tenth of a 500-key /set.
-    const { lastInsertRowid } = this.insertStmt.run({
-      ...c,
-      permissions: JSON.stringify(c.permissions),
-      allowedIps: JSON.stringify(c.allowedIps),
-      scopes: c.scopes === null ? null : JSON.stringify(c.scopes),
-    });
+    const { lastInsertRowid } = this.insertStmt.run(c.accountId, c.kind, c.description, c.locator, c.secretHash, c.createdAt,
+      c.expiresAt, c.permissionsMode, JSON.stringify(c.permissions), JSON.stringify(c.allowedIps),
+      c.scopes === null ? null : JSON.stringify(c.scopes), c.platform, c.deviceId);
     const id = Number(lastInsertRowid);
     this.log(c.accountId, c.kind, id, 'created');
     return { ...c, id, lastUsedAt: null, lastUsedFrom: null, lastUsedService: null };
