@@ -34,9 +34,21 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
   let admin: pg.Client;
   let accountId: number;
   const rows: CredentialRow[] = [];
-  /** The store's one pool connection (poolSize 1): the statements it keeps are per connection. */
-  const kept = async () => (await (store as unknown as { pool: pg.Pool }).pool.query<{ name: string }>('SELECT name FROM pg_prepared_statements ORDER BY name'))
-    .rows.map((r) => r.name);
+  /**
+   * The statements a pool's connection keeps (they are per connection): `pool` is the store's one connection
+   * (poolSize 1), `kept` the connections for expiry-ordered /query pages (two; the page is named on the one it used).
+   */
+  const prepared = async (which: 'pool' | 'kept') => {
+    const pool = (store as unknown as Record<'pool' | 'kept', pg.Pool>)[which];
+    const clients = await Promise.all([pool.connect(), ...(which === 'kept' ? [pool.connect()] : [])]);
+    try {
+      const names = await Promise.all(clients.map((c) => c.query<{ name: string }>('SELECT name FROM pg_prepared_statements')));
+      return names.flatMap((r) => r.rows.map((row) => row.name)).sort();
+    } finally {
+      for (const c of clients) c.release();
+    }
+  };
+  const kept = () => prepared('pool');
 
   beforeAll(async () => {
     url = await createDatabase(inject('postgresUrl')!);
@@ -87,9 +99,13 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
     await sameAsUnnamed();
     expect(await store.state(accountId, 'apiKey')).toBe(12);
     const names = await kept();
-    for (const base of ['jk_credential_by_locator', 'jk_credential_by_id', 'jk_account_by_id', 'jk_account_state', 'jk_query_0']) {
+    for (const base of ['jk_credential_by_locator', 'jk_credential_by_id', 'jk_account_by_id', 'jk_account_state']) {
       expect(names.some((n) => n.startsWith(`${base}_`)), `${base} in ${names.join(', ')}`).toBe(true);
     }
+    // The page is sorted by expiry and filtered on expiry: it was named on the connections that keep plans.
+    const pages = await prepared('kept');
+    expect(pages.some((n) => n.startsWith('jk_query_0_')), pages.join(', ')).toBe(true);
+    expect(names.some((n) => n.startsWith('jk_query_0_')), names.join(', ')).toBe(false);
     await sameAsUnnamed(); // the second time binds the kept statements only
   });
 

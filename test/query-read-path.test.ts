@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialQuery, numbered, orderText, POSTGRES_DIALECT, SQLITE_DIALECT } from '../src/db/credential-query.js';
+import { KEPT_PLANS_APPLICATION } from '../src/db/pg.js';
 import type { CredentialFilter } from '../src/db/store.js';
 import { bearer, startTestServer, TEST_ENGINE, type ApiBody, type TestServer } from './helpers/server.js';
 
@@ -112,5 +113,38 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('the /query page on PostgreSQL', () 
         expect(plan, plan).not.toMatch(/Sort\b/);
       }
     }
+  });
+
+  it('expiry-ordered pages run on connections that keep one plan, and that kept plan is the same index walk', async () => {
+    const window: CredentialFilter = { operator: 'AND', conditions: [cond('expiresAt', 'gte', 1_900_100_000), cond('expiresAt', 'lt', 1_900_700_000)] };
+    // What those connections do with the statement: one generic plan for all values, never a sort.
+    const kept = new pg.Client({ connectionString: s.storeEnv.JMAP_KEYS_DATABASE_URL, options: '-c plan_cache_mode=force_generic_plan' });
+    await kept.connect();
+    try {
+      let n = 0;
+      for (const filter of [window, null]) {
+        for (const ascending of [true, false]) {
+          const q = credentialQuery(1, 'apiKey', filter, [{ property: 'expiresAt', isAscending: ascending }], POSTGRES_DIALECT);
+          const name = `kept_${n++}`;
+          await kept.query(`PREPARE ${name} AS ${numbered(`SELECT id FROM credentials WHERE ${q.where} ORDER BY ${q.order} LIMIT ? OFFSET ?`)}`);
+          const args = [...q.params, 50, 0].map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ');
+          const plan = (await kept.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE ${name}(${args})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+          expect(plan, plan).toMatch(/\$1/); // generic: the values are parameters in the plan
+          expect(plan, plan).toMatch(/Index (Only )?Scan (Backward )?using credentials_expires\b/);
+          expect(plan, plan).not.toMatch(/Sort\b/);
+        }
+      }
+    } finally {
+      await kept.end();
+    }
+    // The server sends such a page there (by application_name), and answers it as any other page.
+    const utc = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+    const res = await s.api(bearer(s.adminToken), [['x:ApiKey/query', {
+      filter: { expiresAtIsGreaterThanOrEqual: utc(1_900_100_000), expiresAtIsLessThan: utc(1_900_700_000) },
+      sort: [{ property: 'expiresAt' }], limit: 5,
+    }, 'q']]);
+    expect((res.body as ApiBody).methodResponses[0][1].ids).toHaveLength(5);
+    const seen = await client.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [KEPT_PLANS_APPLICATION]);
+    expect(Number(seen.rows[0]!.n)).toBeGreaterThan(0);
   });
 });

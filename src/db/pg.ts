@@ -45,6 +45,21 @@ export interface PgStoreOptions {
 }
 
 type Db = NodePgDatabase<typeof schema>;
+
+/** The application_name of the connections that keep /query plans (visible in pg_stat_activity). */
+export const KEPT_PLANS_APPLICATION = 'jmap-keys kept plans';
+
+/**
+ * A /query page whose first sort key is expiresAt and whose filter is absent or an AND of expiresAt conditions:
+ * whatever the values, its best plan is one ordered walk of credentials_expires (…, expires_at NULLS FIRST, id).
+ */
+function expiryWalk(filter: CredentialFilter | null, sort: readonly CredentialSort[]): boolean {
+  if (sort[0]?.property !== 'expiresAt') return false;
+  const onExpiry = (f: CredentialFilter): boolean => ('condition' in f
+    ? f.condition.field === 'expiresAt'
+    : f.operator === 'AND' && f.conditions.every(onExpiry));
+  return filter === null || onExpiry(filter);
+}
 type Queryable = pg.Pool | pg.PoolClient;
 type RawCredential = typeof credentials.$inferSelect;
 
@@ -200,6 +215,8 @@ interface Context {
   write<T>(fn: (tx: PgOps) => Promise<T>): Promise<T>;
   /** The store's named statements (pg-reads.ts). */
   statements: NamedStatements;
+  /** Connections that keep one plan per statement (`plan_cache_mode = force_generic_plan`): expiry-ordered pages. */
+  kept: pg.Pool;
 }
 
 /**
@@ -441,8 +458,15 @@ class PgOps implements StoreOps {
   queryPage(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[], offset: number, limit: number): Promise<number[]> {
     return this.run(async () => {
       const { where, order, params } = query(accountId, kind, filter, sort);
-      const r = await this.read<{ id: string }>(numbered(`SELECT id FROM credentials WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
-        [...params, limit, offset]);
+      const text = numbered(`SELECT id FROM credentials WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`);
+      const values = [...params, limit, offset];
+      // With LIMIT a parameter, PostgreSQL costs a kept plan for a tenth of the rows and so plans every call afresh
+      // (about half of its CPU for a 50-row expiry page). A page ordered by expiry and filtered on expiry alone is
+      // one walk of credentials_expires for any values (bench/README.md, round 5): it runs where plans are kept.
+      // Other shapes keep planning per call: for a wide window sorted by another column, a kept plan would scan and
+      // sort the whole window (22-86 ms instead of 0.4 ms per page on 100k keys).
+      const named = !this.inTransaction && expiryWalk(filter, sort) ? this.ctx.statements.forQuery(text) : undefined;
+      const r = named ? await this.ctx.statements.run<{ id: string }>(this.ctx.kept, named, values) : await this.read<{ id: string }>(text, values);
       return r.rows.map((row) => Number(row.id));
     });
   }
@@ -765,11 +789,12 @@ export class PgStore implements Store {
   /** @internal exposed for tests */
   readonly listener: Listener;
 
-  constructor(private readonly pool: pg.Pool, private readonly db: Db, listenConfig: pg.ClientConfig, options: PgStoreOptions) {
+  constructor(private readonly pool: pg.Pool, private readonly kept: pg.Pool, private readonly db: Db, listenConfig: pg.ClientConfig, options: PgStoreOptions) {
     const ctx: Context = {
       changed: () => { this.generation++; },
       write: (call) => this.retrying(() => this.transaction((tx) => call(tx as PgOps))),
       statements: this.statements,
+      kept,
     };
     this.ops = new PgOps(db, pool, ctx, false);
     this.listener = new Listener(listenConfig, () => { this.generation++; }, {
@@ -805,6 +830,7 @@ export class PgStore implements Store {
       changed: () => { this.generation++; },
       write: () => { throw new Error('unreachable: writes inside a transaction join it'); },
       statements: this.statements,
+      kept: this.kept,
     }, true);
     let broken: Error | undefined;
     try {
@@ -830,7 +856,7 @@ export class PgStore implements Store {
 
   async close(): Promise<void> {
     await this.listener.close();
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.kept.end()]);
   }
 
   countAccounts() { return this.retrying(() => this.ops.countAccounts()); }
@@ -931,15 +957,21 @@ async function migrateLocked(pool: pg.Pool): Promise<void> {
 export async function openPgStore(url: string, options: PgStoreOptions = {}): Promise<PgStore> {
   const connection: pg.ClientConfig = { connectionString: url, connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 };
   const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, keepAlive: true });
+  // Expiry-ordered /query pages only (PgOps.queryPage): a few connections that keep each statement's plan.
+  const kept = new pg.Pool({
+    ...connection, max: Math.max(2, Math.ceil((options.poolSize ?? 10) / 4)), keepAlive: true,
+    options: '-c plan_cache_mode=force_generic_plan', application_name: KEPT_PLANS_APPLICATION,
+  });
   // An idle connection lost (server restart): the pool drops it; the next query gets a fresh one or a clear error.
   pool.on('error', () => undefined);
+  kept.on('error', () => undefined);
   try {
     await migrateLocked(pool);
-    const store = new PgStore(pool, drizzle(pool, { schema }), connection, options);
+    const store = new PgStore(pool, kept, drizzle(pool, { schema }), connection, options);
     await store.listener.start();
     return store;
   } catch (err) {
-    await pool.end().catch(() => undefined);
+    await Promise.all([pool.end().catch(() => undefined), kept.end().catch(() => undefined)]);
     throw mapError(err);
   }
 }
