@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openPgStore, type PgStore } from '../src/db/pg.js';
+import { openPgStore, type KeptPlans, type PgStore } from '../src/db/pg.js';
 import { OVER_QUOTA, type CredentialFilter, type CredentialRow, type NewCredential, type StoreOps } from '../src/db/store.js';
 import { createDatabase } from './helpers/postgres.js';
 import { TEST_ENGINE } from './helpers/server.js';
@@ -39,7 +39,8 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
    * (poolSize 1), `kept` the connections for expiry-ordered /query pages (two; the page is named on the one it used).
    */
   const prepared = async (which: 'pool' | 'kept') => {
-    const pool = (store as unknown as Record<'pool' | 'kept', pg.Pool>)[which];
+    const internals = store as unknown as { pool: pg.Pool; kept: KeptPlans };
+    const pool = which === 'pool' ? internals.pool : internals.kept.pool;
     const clients = await Promise.all([pool.connect(), ...(which === 'kept' ? [pool.connect()] : [])]);
     try {
       const names = await Promise.all(clients.map((c) => c.query<{ name: string }>('SELECT name FROM pg_prepared_statements')));
@@ -144,5 +145,21 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
       expect(await store.queryPage(accountId, 'apiKey', filter, [], 0, 100)).toEqual(want);
     }
     expect((await kept()).filter((n) => n.startsWith('jk_query_')).length).toBeLessThanOrEqual(64);
+  });
+  it('answers expiry pages on the main pool when the kept-plans connections cannot be used (a pooler refusing their options)', async () => {
+    const fresh = await openPgStore(url, { poolSize: 1 }); // its own /query names (the test above used them all up)
+    try {
+      const filter: CredentialFilter = { operator: 'AND', conditions: [{ condition: { field: 'expiresAt', op: 'gte', value: 1_900_000_200 } }] };
+      const sort = [{ property: 'expiresAt' as const, isAscending: true }];
+      const want = await fresh.transaction((tx) => tx.queryPage(accountId, 'apiKey', filter, sort, 0, 5));
+      expect(want.length).toBeGreaterThan(0);
+      const kept = (fresh as unknown as { kept: KeptPlans }).kept;
+      await kept.pool.end(); // every use of it now fails, as a refused connection would
+      expect(await fresh.queryPage(accountId, 'apiKey', filter, sort, 0, 5)).toEqual(want);
+      expect(kept.usable).toBe(false); // tried, failed, not tried again for a while
+      expect(await fresh.queryPage(accountId, 'apiKey', filter, sort, 0, 5)).toEqual(want);
+    } finally {
+      await fresh.close();
+    }
   });
 });

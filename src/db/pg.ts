@@ -216,7 +216,26 @@ interface Context {
   /** The store's named statements (pg-reads.ts). */
   statements: NamedStatements;
   /** Connections that keep one plan per statement (`plan_cache_mode = force_generic_plan`): expiry-ordered pages. */
-  kept: pg.Pool;
+  kept: KeptPlans;
+}
+
+/**
+ * The pool of connections that keep plans, and whether it works: a pooler in front of PostgreSQL may refuse its
+ * `options` startup parameter (PgBouncer does unless told to ignore it). Then those pages use the main pool (each
+ * planned per call, as every other shape), and the kept pool is tried again a minute later.
+ */
+export class KeptPlans {
+  private downUntil = 0;
+  constructor(readonly pool: pg.Pool, private readonly retryMs = 60_000) {}
+  get usable(): boolean { return Date.now() >= this.downUntil; }
+  failed(): void { this.downUntil = Date.now() + this.retryMs; }
+}
+
+/** An error of the connection (refused, lost, closed, or a startup parameter the server or a pooler rejects), not of the query. */
+function connectionFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true; // no SQLSTATE: network or pool
+  return code.startsWith('08') || code.startsWith('28') || code.startsWith('57P') || code === '42704'; // 42704: unknown option name
 }
 
 /**
@@ -465,9 +484,17 @@ class PgOps implements StoreOps {
       // one walk of credentials_expires for any values (bench/README.md, round 5): it runs where plans are kept.
       // Other shapes keep planning per call: for a wide window sorted by another column, a kept plan would scan and
       // sort the whole window (22-86 ms instead of 0.4 ms per page on 100k keys).
-      const named = !this.inTransaction && expiryWalk(filter, sort) ? this.ctx.statements.forQuery(text) : undefined;
-      const r = named ? await this.ctx.statements.run<{ id: string }>(this.ctx.kept, named, values) : await this.read<{ id: string }>(text, values);
-      return r.rows.map((row) => Number(row.id));
+      const { kept } = this.ctx;
+      const named = !this.inTransaction && kept.usable && expiryWalk(filter, sort) ? this.ctx.statements.forQuery(text) : undefined;
+      if (named) {
+        try {
+          return (await this.ctx.statements.run<{ id: string }>(kept.pool, named, values)).rows.map((row) => Number(row.id));
+        } catch (err) {
+          if (!connectionFailure(err)) throw err;
+          kept.failed();
+        }
+      }
+      return (await this.read<{ id: string }>(text, values)).rows.map((row) => Number(row.id));
     });
   }
 
@@ -789,7 +816,7 @@ export class PgStore implements Store {
   /** @internal exposed for tests */
   readonly listener: Listener;
 
-  constructor(private readonly pool: pg.Pool, private readonly kept: pg.Pool, private readonly db: Db, listenConfig: pg.ClientConfig, options: PgStoreOptions) {
+  constructor(private readonly pool: pg.Pool, private readonly kept: KeptPlans, private readonly db: Db, listenConfig: pg.ClientConfig, options: PgStoreOptions) {
     const ctx: Context = {
       changed: () => { this.generation++; },
       write: (call) => this.retrying(() => this.transaction((tx) => call(tx as PgOps))),
@@ -856,7 +883,8 @@ export class PgStore implements Store {
 
   async close(): Promise<void> {
     await this.listener.close();
-    await Promise.all([this.pool.end(), this.kept.end()]);
+    // The kept-plans pool may be ended already (or never worked): nothing of it can be lost.
+    await Promise.all([this.pool.end(), this.kept.pool.end().catch(() => undefined)]);
   }
 
   countAccounts() { return this.retrying(() => this.ops.countAccounts()); }
@@ -967,7 +995,7 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
   kept.on('error', () => undefined);
   try {
     await migrateLocked(pool);
-    const store = new PgStore(pool, kept, drizzle(pool, { schema }), connection, options);
+    const store = new PgStore(pool, new KeptPlans(kept), drizzle(pool, { schema }), connection, options);
     await store.listener.start();
     return store;
   } catch (err) {
