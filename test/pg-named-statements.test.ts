@@ -49,7 +49,6 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
       for (const c of clients) c.release();
     }
   };
-  const kept = () => prepared('pool');
 
   beforeAll(async () => {
     url = await createDatabase(inject('postgresUrl')!);
@@ -99,7 +98,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
   it('answers exactly what the same read answers inside a transaction, and keeps the statements on the connection', async () => {
     await sameAsUnnamed();
     expect(await store.state(accountId, 'apiKey')).toBe(12);
-    const names = await kept();
+    const names = await prepared('pool');
     for (const base of ['jk_credential_by_locator', 'jk_credential_by_id', 'jk_account_by_id', 'jk_account_state']) {
       expect(names.some((n) => n.startsWith(`${base}_`)), `${base} in ${names.join(', ')}`).toBe(true);
     }
@@ -119,18 +118,18 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
     await admin.query('ALTER TABLE accounts ALTER COLUMN login TYPE varchar(200)');
     await sameAsUnnamed();
     // …so the statements were asked again under new names.
-    expect((await kept()).some((n) => n.endsWith('_1'))).toBe(true);
+    expect((await prepared('pool')).some((n) => n.endsWith('_1'))).toBe(true);
     await sameAsUnnamed();
   });
 
   it('prepares them again on a new connection after the old ones are cut', async () => {
     await sameAsUnnamed();
-    const before = await kept();
+    const before = await prepared('pool');
     await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
     // The pool notices its dead connection on use at the latest, and opens a fresh one.
     await eventually(() => sameAsUnnamed());
     await sameAsUnnamed();
-    expect((await kept()).length).toBeGreaterThan(0);
+    expect((await prepared('pool')).length).toBeGreaterThan(0);
     expect(before.length).toBeGreaterThan(0);
   });
 
@@ -144,7 +143,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('PostgreSQL hot reads as named state
       filter = { operator: 'AND', conditions: [filter] };
       expect(await store.queryPage(accountId, 'apiKey', filter, [], 0, 100)).toEqual(want);
     }
-    expect((await kept()).filter((n) => n.startsWith('jk_query_')).length).toBeLessThanOrEqual(64);
+    expect((await prepared('pool')).filter((n) => n.startsWith('jk_query_')).length).toBeLessThanOrEqual(64);
   });
   it('answers expiry pages on the main pool when the kept-plans connections cannot be used (a pooler refusing their options)', async () => {
     const fresh = await openPgStore(url, { poolSize: 1 }); // its own /query names (the test above used them all up)

@@ -5,6 +5,7 @@ import { KEPT_PLANS_APPLICATION } from '../src/db/pg.js';
 import type { CredentialFilter } from '../src/db/store.js';
 import { bearer, startTestServer, TEST_ENGINE, type ApiBody, type TestServer } from './helpers/server.js';
 
+const utc = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 const cond = (field: 'expiresAt' | 'createdAt', op: 'eq' | 'gt' | 'gte' | 'lt' | 'lte', value: number): CredentialFilter => ({ condition: { field, op, value } });
 
 describe('the expiry order', () => {
@@ -25,7 +26,6 @@ describe('x:ApiKey/query over dates that may be NULL (the running engine)', () =
   let s: TestServer;
   const DAY = 86_400;
   const base = Date.UTC(2031, 0, 1) / 1000;
-  const utc = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
   /** id → expiry (null: never), as created. */
   const made = new Map<string, number | null>();
 
@@ -138,7 +138,6 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('the /query page on PostgreSQL', () 
       await kept.end();
     }
     // The server sends such a page there (by application_name), and answers it as any other page.
-    const utc = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
     const res = await s.api(bearer(s.adminToken), [['x:ApiKey/query', {
       filter: { expiresAtIsGreaterThanOrEqual: utc(1_900_100_000), expiresAtIsLessThan: utc(1_900_700_000) },
       sort: [{ property: 'expiresAt' }], limit: 5,

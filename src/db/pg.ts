@@ -45,6 +45,10 @@ export interface PgStoreOptions {
 }
 
 type Db = NodePgDatabase<typeof schema>;
+type Queryable = pg.Pool | pg.PoolClient;
+type RawCredential = typeof credentials.$inferSelect;
+
+const toRow = (r: RawCredential): CredentialRow => credentialFromColumns(r);
 
 /** The application_name of the connections that keep /query plans (visible in pg_stat_activity). */
 export const KEPT_PLANS_APPLICATION = 'jmap-keys kept plans';
@@ -60,10 +64,6 @@ function expiryWalk(filter: CredentialFilter | null, sort: readonly CredentialSo
     : f.operator === 'AND' && f.conditions.every(onExpiry));
   return filter === null || onExpiry(filter);
 }
-type Queryable = pg.Pool | pg.PoolClient;
-type RawCredential = typeof credentials.$inferSelect;
-
-const toRow = (r: RawCredential): CredentialRow => credentialFromColumns(r);
 
 /** The /query statement's WHERE and ORDER BY, from the one renderer both engines use (credential-query.ts). */
 function query(accountId: number, kind: CredentialKind, filter: CredentialFilter | null, sort: readonly CredentialSort[]) {
