@@ -50,6 +50,8 @@ export async function createServices(config: Config, log: Logger = silentLogger)
     onListener: (state) => (state === 'down'
       ? log.warn('PostgreSQL notification connection down: caches off, every request reads the database')
       : log.info('PostgreSQL notification connection up: caches on')),
+    onKeptPlansFailure: (message) => log.warn({ err: message },
+      'PostgreSQL connections for expiry-ordered /query pages failed (a pooler refusing their options parameter?); those pages use the main pool, retried in a minute'),
     onCheckpointFailure: (message) => log.warn({ err: message }, 'SQLite WAL checkpoint failed; retried every 100 ms'),
   });
   let serverKey: Buffer;

@@ -6,6 +6,8 @@ import type { Store } from './store.js';
 export interface StoreHooks {
   /** PostgreSQL: the change listener went down or came back. */
   onListener?: (state: 'down' | 'up') => void;
+  /** PostgreSQL: the connections for expiry-ordered /query pages failed (those pages use the main pool a minute). */
+  onKeptPlansFailure?: (message: string) => void;
   /** SQLite: checkpoint the WAL in the background (a long-running server); hears a checkpoint that failed. */
   onCheckpointFailure?: (message: string) => void;
 }
@@ -15,7 +17,12 @@ export interface StoreHooks {
  * way the server and the CLI's local commands open it.
  */
 export async function openStore(config: Pick<Config, 'dbFile' | 'databaseUrl' | 'sqliteSynchronous'>, hooks: StoreHooks = {}): Promise<Store> {
-  if (config.databaseUrl) return openPgStore(config.databaseUrl, { onListener: hooks.onListener });
+  if (config.databaseUrl) {
+    return openPgStore(config.databaseUrl, {
+      onListener: hooks.onListener,
+      ...(hooks.onKeptPlansFailure ? { onKeptPlansFailure: hooks.onKeptPlansFailure } : {}),
+    });
+  }
   return openSqliteStore(config.dbFile, {
     synchronous: config.sqliteSynchronous,
     ...(hooks.onCheckpointFailure ? { checkpoints: { onFailure: hooks.onCheckpointFailure } } : {}),

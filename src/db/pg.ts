@@ -42,6 +42,8 @@ export interface PgStoreOptions {
   maxReconnectDelayMs?: number;
   /** Told when the notification connection goes down (caches are off until it is back) and when it is back. */
   onListener?: (event: 'down' | 'up', err?: Error) => void;
+  /** Told when the connections for expiry-ordered /query pages fail (those pages then use the main pool a minute). */
+  onKeptPlansFailure?: (message: string) => void;
 }
 
 type Db = NodePgDatabase<typeof schema>;
@@ -226,9 +228,12 @@ interface Context {
  */
 export class KeptPlans {
   private downUntil = 0;
-  constructor(readonly pool: pg.Pool, private readonly retryMs = 60_000) {}
+  constructor(readonly pool: pg.Pool, private readonly onFailure?: (message: string) => void, private readonly retryMs = 60_000) {}
   get usable(): boolean { return Date.now() >= this.downUntil; }
-  failed(): void { this.downUntil = Date.now() + this.retryMs; }
+  failed(err: unknown): void {
+    this.downUntil = Date.now() + this.retryMs;
+    this.onFailure?.(err instanceof Error ? err.message : String(err));
+  }
 }
 
 /** An error of the connection (refused, lost, closed, or a startup parameter the server or a pooler rejects), not of the query. */
@@ -491,7 +496,7 @@ class PgOps implements StoreOps {
           return (await this.ctx.statements.run<{ id: string }>(kept.pool, named, values)).rows.map((row) => Number(row.id));
         } catch (err) {
           if (!connectionFailure(err)) throw err;
-          kept.failed();
+          kept.failed(err);
         }
       }
       return (await this.read<{ id: string }>(text, values)).rows.map((row) => Number(row.id));
@@ -995,7 +1000,7 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
   kept.on('error', () => undefined);
   try {
     await migrateLocked(pool);
-    const store = new PgStore(pool, new KeptPlans(kept), drizzle(pool, { schema }), connection, options);
+    const store = new PgStore(pool, new KeptPlans(kept, options.onKeptPlansFailure), drizzle(pool, { schema }), connection, options);
     await store.listener.start();
     return store;
   } catch (err) {
