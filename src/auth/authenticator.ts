@@ -63,6 +63,8 @@ interface Verified {
 export class Authenticator {
   /** Recently verified account passwords, keyed by an HMAC of login:password, so Basic auth avoids scrypt on every call. */
   private readonly passwordCache = new Map<string, { account: AccountRow; version: number; until: number }>();
+  /** Password checks under way, by the same key: joined by identical requests that arrive meanwhile. */
+  private readonly passwordChecks = new Map<string, { version: number; check: Promise<AccountRow | undefined> }>();
   private readonly cacheKey = randomBytes(32);
   /**
    * Rows of recently verified credentials by locator. An entry is used only under the store version it was read
@@ -72,6 +74,8 @@ export class Authenticator {
   private readonly verified = new Map<string, Verified>();
   /** How many sign-ins with an unknown login ran the decoy password check (observable by tests). */
   unknownLoginChecks = 0;
+  /** How many password checks ran (requests that joined one under way are not counted; observable by tests). */
+  passwordChecksRun = 0;
 
   constructor(
     private readonly store: Store,
@@ -157,6 +161,21 @@ export class Authenticator {
     const now = Date.now();
     const cached = this.passwordCache.get(key);
     if (cached && cached.until > now && cached.version === version) return cached.account;
+    // Requests that arrive together with the same pair (a client's connection pool) share one check: each scrypt
+    // holds 16 MB, and the memory the C library keeps from four at once stayed in the process (bench/README.md).
+    // Only one started under the same store version: a request that follows a password change checks afresh.
+    const pending = this.passwordChecks.get(key);
+    if (pending?.version === version) return pending.check;
+    const check = this.checkPassword(key, login, password, version, now).finally(() => {
+      if (this.passwordChecks.get(key)?.check === check) this.passwordChecks.delete(key);
+    });
+    this.passwordChecks.set(key, { version, check });
+    return check;
+  }
+
+  private async checkPassword(key: string, login: string, password: string, version: number, now: number): Promise<AccountRow | undefined> {
+    this.passwordChecksRun++;
+    const cached = this.passwordCache.get(key);
     const account = await accountForName(this.store, login);
     if (!account) {
       // The same scrypt work as for a known login, so the answer's timing does not tell which logins exist.
