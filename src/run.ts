@@ -1,6 +1,7 @@
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import { reachabilityWarnings, type Config } from './config.js';
 import { describeStore } from './db/open.js';
+import { tuneHeapGrowth } from './heap.js';
 import { createLogger, errorFields } from './log.js';
 import { startServer, type RunningServer } from './server.js';
 
@@ -14,6 +15,7 @@ export interface RunOutput {
  * secrets once, stop cleanly on SIGINT/SIGTERM. `tryIt` is the usage hint printed after the first-start secrets.
  */
 export async function runServer(config: Config, io: RunOutput, tryIt: (apiKey: string) => string[]): Promise<RunningServer> {
+  tuneHeapGrowth();
   const log = createLogger(config.logLevel, config.logFormat);
   // Nothing a request or a timer does may end the process: log it and keep serving.
   process.on('uncaughtException', (err) => log.fatal(errorFields(err), 'uncaught exception (kept running)'));
