@@ -27,8 +27,22 @@ function parseBody(text: string, contentType: string | undefined): number {
   return typeof parsed === 'object' && parsed !== null ? Object.keys(parsed).length : 1;
 }
 
+/**
+ * BENCH_BASELINE_SPIN_US: busy CPU added to every answer (bench/latency-tax.ts), so a baseline answers as late as
+ * the server does while doing no more system calls. 0 (default) for the baselines every scenario is compared with.
+ */
+const SPIN_MS = Number(process.env.BENCH_BASELINE_SPIN_US ?? 0) / 1000;
+function spin(): void {
+  if (SPIN_MS <= 0) return;
+  const until = performance.now() + SPIN_MS;
+  while (performance.now() < until) { /* busy: user CPU only */ }
+}
+
 /** The small JSON object both baselines answer with. */
-const answer = (members: number) => ({ methodResponses: [['Core/echo', { members }, 'c0']], sessionState: 'baseline' });
+function answer(members: number) {
+  spin();
+  return { methodResponses: [['Core/echo', { members }, 'c0']], sessionState: 'baseline' };
+}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {

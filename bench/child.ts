@@ -92,10 +92,10 @@ export async function startServerChild(env: Record<string, string>, nodeArgs: st
 }
 
 /** Starts a baseline child (`bench/baselines.ts raw|hono|hono-node`); resolves when it prints its port. */
-export function startBaselineChild(kind: 'raw' | 'hono' | 'hono-node'): Promise<Child> {
+export function startBaselineChild(kind: 'raw' | 'hono' | 'hono-node', env: Record<string, string> = {}): Promise<Child> {
   return new Promise((done, fail) => {
     // The callbacks below run asynchronously, after `child` is assigned.
-    const child: Child = launch(['--import', 'tsx', 'bench/baselines.ts', kind], process.env, '', (line) => {
+    const child: Child = launch(['--import', 'tsx', 'bench/baselines.ts', kind], { ...process.env, ...env }, '', (line) => {
       const m = /^listening (\d+)$/.exec(line);
       if (m) {
         clearTimeout(timer);
@@ -131,6 +131,16 @@ export function cpuMs(pid: number): number | undefined {
     // Fields after the parenthesised command name (which may hold spaces): utime and stime are the 12th and 13th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** User and system CPU time of a live process so far, in milliseconds (the two parts of cpuMs). */
+export function cpuSplitMs(pid: number): { user: number; system: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS, system: (Number(fields[12]) * 1000) / CLOCK_TICKS };
   } catch {
     return undefined;
   }

@@ -1,0 +1,85 @@
+/**
+ * `npx tsx bench/latency-tax.ts` — how much of the server's CPU per request is its own work, and how much the kernel
+ * charges it for answering late.
+ *
+ * Three processes answer the same authenticated Core/echo at the same fixed rate, alternating, each for
+ * `--duration` seconds per run: bare Hono with the Node body (the baseline every ratio divides by), the same
+ * baseline spinning `--spin` µs of pure JavaScript before every answer (no extra system call), and the server.
+ * For each, user and system CPU per answered request from /proc. On loopback the answer's write() delivers it to
+ * the load generator and wakes it when it sleeps; a process that answers later finds it asleep more often and pays
+ * that wake-up. If the spinning baseline's system time rises as far as the server's, the server's extra system
+ * time is that latency tax, not system calls of its own. Findings: bench/README.md, round 6.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { cpuSplitMs, startBaselineChild, startServerChild, type Child } from './child.js';
+import { BENCH_SECRET, generateDataset } from './dataset.js';
+import { SCENARIOS } from './scenarios.js';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '15000' },
+    duration: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
+    spin: { type: 'string', default: '25' },
+  },
+});
+const rate = Number(values.rate);
+const duration = Number(values.duration);
+const runs = Number(values.runs);
+const spinUs = Number(values.spin);
+
+const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-tax-'));
+const file = join(dir, 'bench.db');
+const dataset = await generateDataset({ file, keys: 10_000, log: () => {} });
+const serverDb = join(dir, 'server.db');
+copyFileSync(file, serverDb);
+const echo = SCENARIOS.find((s) => s.name === 'Core/echo');
+if (!echo) throw new Error('no Core/echo scenario');
+const requests = echo.requests({ ...dataset, file: serverDb });
+
+const targets: { name: string; start: () => Promise<Child> }[] = [
+  { name: 'bare Hono (Node body)', start: () => startBaselineChild('hono-node') },
+  { name: `bare Hono + ${spinUs} µs spin`, start: () => startBaselineChild('hono-node', { BENCH_BASELINE_SPIN_US: String(spinUs) }) },
+  {
+    name: 'server',
+    start: () => startServerChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_DB: serverDb, JMAP_KEYS_SECRET: BENCH_SECRET }),
+  },
+];
+const rows = new Map<string, { user: number; system: number; reqPerSec: number }[]>();
+try {
+  const children = await Promise.all(targets.map((t) => t.start()));
+  for (const child of children) await autocannon({ url: child.url, connections: 10, duration: 1, requests });
+  for (let run = 0; run < runs; run++) {
+    const order = run % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+    for (const i of order) {
+      const child = children[i] as Child;
+      const name = (targets[i] as (typeof targets)[number]).name;
+      const before = cpuSplitMs(child.pid);
+      const r = await autocannon({ url: child.url, connections: 10, duration, requests, overallRate: rate });
+      const after = cpuSplitMs(child.pid);
+      if (!before || !after || r['2xx'] === 0 || r.non2xx > 0) throw new Error(`${name}: no CPU figures, no answers or refused answers (${r.non2xx})`);
+      const perReq = (ms: number) => (ms * 1000) / r['2xx'];
+      const list = rows.get(name) ?? [];
+      list.push({ user: perReq(after.user - before.user), system: perReq(after.system - before.system), reqPerSec: r['2xx'] / r.duration });
+      rows.set(name, list);
+      console.error(`run ${run + 1}: ${name}: ${Math.round(r['2xx'] / r.duration)} req/s`);
+    }
+  }
+  await Promise.all(children.map((c) => c.stop()));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+console.log(`Core/echo at ${rate} req/s, ${runs} runs of ${duration} s, CPU per answered request (median of runs):\n`);
+console.log('| process | user µs | system µs | total µs |');
+console.log('|---|---|---|---|');
+for (const [name, list] of rows) {
+  const user = median(list.map((x) => x.user));
+  const system = median(list.map((x) => x.system));
+  console.log(`| ${name} | ${user.toFixed(1)} | ${system.toFixed(1)} | ${(user + system).toFixed(1)} |`);
+}
