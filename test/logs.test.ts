@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomPort, startChild, stopChild, type ServerChild } from './helpers/child.js';
+import { freePort, startChild, stopChild, type ServerChild } from './helpers/child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-logs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,7 +13,7 @@ const basic = (login: string, password: string) => `Basic ${Buffer.from(`${login
 
 describe('structured logs (a real server, stdout parsed as JSON lines)', () => {
   it('one line per request with route, status, account and credential; refusals and verdicts with reasons; never a secret', async () => {
-    const port = randomPort();
+    const port = String(await freePort());
     const base = `http://127.0.0.1:${port}`;
     const s: ServerChild = startChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: port, JMAP_KEYS_ADMIN_PASSWORD: ADMIN_PASSWORD, JMAP_KEYS_AUTH_MAX_FAILURES: '12' });
     await s.waitFor('listening on');
@@ -110,11 +110,11 @@ describe('structured logs (a real server, stdout parsed as JSON lines)', () => {
   });
 
   it('JMAP_KEYS_LOG_LEVEL=warn drops the request lines', async () => {
-    const port = randomPort();
+    const port = String(await freePort());
     const s = startChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: port, JMAP_KEYS_LOG_LEVEL: 'warn' });
-    // Nothing at info: no "listening" line either; wait for the port instead.
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false)) break;
+    // Nothing at info: no "listening" line either; wait for the port instead (a loaded CI machine can take seconds).
+    for (let i = 0; !(await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false)); i++) {
+      if (s.child.exitCode !== null || i >= 300) throw new Error(`the server did not answer (exit ${s.child.exitCode}):\n${s.stderr()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     expect((await fetch(`http://127.0.0.1:${port}/jmap/session`)).status).toBe(401);
