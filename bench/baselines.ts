@@ -10,11 +10,12 @@
  * Both do the same work for any method and path: read the whole body, parse it (JSON, or a form body for the
  * introspection scenario), and answer a small JSON object. No auth, no database.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { createFloor, floorPieces } from './floor.js';
 
 export type BaselineKind = 'raw' | 'hono' | 'hono-node';
 export const BASELINES: readonly BaselineKind[] = ['raw', 'hono', 'hono-node'];
@@ -44,14 +45,16 @@ function answer(members: number) {
   return { methodResponses: [['Core/echo', { members }, 'c0']], sessionState: 'baseline' };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBytes(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
+
+const readBody = (req: IncomingMessage): Promise<string> => readBytes(req).then((b) => b.toString('utf8'));
 
 export function createRawServer(): Server {
   return createServer((req, res) => {
@@ -70,8 +73,19 @@ export function createRawServer(): Server {
   });
 }
 
-export function createHonoApp(fromNode = false): Hono<{ Bindings: { incoming?: IncomingMessage } }> {
-  const app = new Hono<{ Bindings: { incoming?: IncomingMessage } }>();
+export function createHonoApp(fromNode = false): Hono<{ Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse } }> {
+  const app = new Hono<{ Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse } }>();
+  const pieces = floorPieces();
+  if (fromNode && pieces.size > 0) {
+    // bench/floor.ts: the product's required per-request work on top of this baseline.
+    const floor = createFloor(pieces);
+    app.all('*', async (c) => {
+      const incoming = c.env.incoming as IncomingMessage;
+      const { status, members } = floor.handle(incoming, c.env.outgoing as ServerResponse, await readBytes(incoming));
+      return status === 200 ? c.json(answer(members)) : c.json({ type: 'about:blank', status }, 401);
+    });
+    return app;
+  }
   app.all('*', async (c) => {
     const incoming = fromNode ? c.env.incoming : undefined;
     const text = incoming ? await readBody(incoming) : await c.req.text();

@@ -9,6 +9,10 @@
  * the load generator and wakes it when it sleeps; a process that answers later finds it asleep more often and pays
  * that wake-up. If the spinning baseline's system time rises as far as the server's, the server's extra system
  * time is that latency tax, not system calls of its own. Findings: bench/README.md, round 6.
+ *
+ * `--floors "log;log,metrics,auth,envelope"` adds baselines doing the product's required per-request work
+ * (bench/floor.ts), and `--rate 0` loads every process at full load as the bench's ratios do: what such a floor costs
+ * against bare Hono is the best ratio the server could reach while doing that work (round 7).
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,12 +29,15 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
     spin: { type: 'string', default: '25' },
+    floors: { type: 'string', default: '' },
   },
 });
 const rate = Number(values.rate);
 const duration = Number(values.duration);
 const runs = Number(values.runs);
 const spinUs = Number(values.spin);
+// `--floors "log;log,metrics,auth,envelope"`: baselines doing that required per-request work (bench/floor.ts).
+const floors = values.floors.split(';').map((f) => f.trim()).filter(Boolean);
 
 const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-tax-'));
 const file = join(dir, 'bench.db');
@@ -43,7 +50,12 @@ const requests = echo.requests({ ...dataset, file: serverDb });
 
 const targets: { name: string; start: () => Promise<Child> }[] = [
   { name: 'bare Hono (Node body)', start: () => startBaselineChild('hono-node') },
-  { name: `bare Hono + ${spinUs} µs spin`, start: () => startBaselineChild('hono-node', { BENCH_BASELINE_SPIN_US: String(spinUs) }) },
+  ...(spinUs > 0 ? [{ name: `bare Hono + ${spinUs} µs spin`, start: () => startBaselineChild('hono-node', { BENCH_BASELINE_SPIN_US: String(spinUs) }) }] : []),
+  // Their log lines go to a file beside the server's, as the server's do.
+  ...floors.map((f, i) => ({
+    name: `bare Hono + ${f.replaceAll(',', ' + ')}`,
+    start: () => startBaselineChild('hono-node', { BENCH_BASELINE_FLOOR: f, BENCH_BASELINE_LOG: join(dir, `floor-${i}.log`) }),
+  })),
   {
     name: 'server',
     start: () => startServerChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_DB: serverDb, JMAP_KEYS_SECRET: BENCH_SECRET }),
@@ -54,12 +66,13 @@ try {
   const children = await Promise.all(targets.map((t) => t.start()));
   for (const child of children) await autocannon({ url: child.url, connections: 10, duration: 1, requests });
   for (let run = 0; run < runs; run++) {
-    const order = run % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+    const forward = targets.map((_, i) => i);
+    const order = run % 2 === 0 ? forward : forward.reverse();
     for (const i of order) {
       const child = children[i] as Child;
       const name = (targets[i] as (typeof targets)[number]).name;
       const before = cpuSplitMs(child.pid);
-      const r = await autocannon({ url: child.url, connections: 10, duration, requests, overallRate: rate });
+      const r = await autocannon({ url: child.url, connections: 10, duration, requests, ...(rate > 0 ? { overallRate: rate } : {}) });
       const after = cpuSplitMs(child.pid);
       if (!before || !after || r['2xx'] === 0 || r.non2xx > 0) throw new Error(`${name}: no CPU figures, no answers or refused answers (${r.non2xx})`);
       const perReq = (ms: number) => (ms * 1000) / r['2xx'];
@@ -75,11 +88,13 @@ try {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-console.log(`Core/echo at ${rate} req/s, ${runs} runs of ${duration} s, CPU per answered request (median of runs):\n`);
-console.log('| process | user µs | system µs | total µs |');
-console.log('|---|---|---|---|');
+console.log(`Core/echo at ${rate > 0 ? `${rate} req/s` : 'full load'}, ${runs} runs of ${duration} s, CPU per answered request (median of runs; ratio to bare Hono per run, then the median):\n`);
+console.log('| process | req/s | user µs | system µs | total µs | × bare Hono |');
+console.log('|---|---:|---:|---:|---:|---:|');
+const bare = rows.get('bare Hono (Node body)') ?? [];
 for (const [name, list] of rows) {
   const user = median(list.map((x) => x.user));
   const system = median(list.map((x) => x.system));
-  console.log(`| ${name} | ${user.toFixed(1)} | ${system.toFixed(1)} | ${(user + system).toFixed(1)} |`);
+  const ratio = median(list.map((x, i) => (x.user + x.system) / ((bare[i]?.user ?? NaN) + (bare[i]?.system ?? NaN))));
+  console.log(`| ${name} | ${Math.round(median(list.map((x) => x.reqPerSec)))} | ${user.toFixed(1)} | ${system.toFixed(1)} | ${(user + system).toFixed(1)} | ${ratio.toFixed(2)} |`);
 }
