@@ -81,8 +81,8 @@ export function createHonoApp(fromNode = false): Hono<{ Bindings: { incoming?: I
     const floor = createFloor(pieces);
     app.all('*', async (c) => {
       const incoming = c.env.incoming as IncomingMessage;
-      const { status, members } = floor.handle(incoming, c.env.outgoing as ServerResponse, await readBytes(incoming));
-      return status === 200 ? c.json(answer(members)) : c.json({ type: 'about:blank', status }, 401);
+      const { status, members, data } = await (await floor).handle(incoming, c.env.outgoing as ServerResponse, await readBytes(incoming));
+      return status === 200 ? c.json({ ...answer(members), data }) : c.json({ type: 'about:blank', status }, 401);
     });
     return app;
   }

@@ -2,7 +2,7 @@
  * `npx tsx bench/latency-tax.ts` — how much of the server's CPU per request is its own work, and how much the kernel
  * charges it for answering late.
  *
- * Three processes answer the same authenticated Core/echo at the same fixed rate, alternating, each for
+ * Three processes answer the same authenticated Core/echo (or `--scenario`) at the same fixed rate, alternating, each for
  * `--duration` seconds per run: bare Hono with the Node body (the baseline every ratio divides by), the same
  * baseline spinning `--spin` µs of pure JavaScript before every answer (no extra system call), and the server.
  * For each, user and system CPU per answered request from /proc. On loopback the answer's write() delivers it to
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     spin: { type: 'string', default: '25' },
     floors: { type: 'string', default: '' },
+    scenario: { type: 'string', default: 'Core/echo' },
+    keys: { type: 'string', default: '10000' },
   },
 });
 const rate = Number(values.rate);
@@ -41,12 +43,12 @@ const floors = values.floors.split(';').map((f) => f.trim()).filter(Boolean);
 
 const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-tax-'));
 const file = join(dir, 'bench.db');
-const dataset = await generateDataset({ file, keys: 10_000, log: () => {} });
+const dataset = await generateDataset({ file, keys: Number(values.keys), log: () => {} });
 const serverDb = join(dir, 'server.db');
 copyFileSync(file, serverDb);
-const echo = SCENARIOS.find((s) => s.name === 'Core/echo');
-if (!echo) throw new Error('no Core/echo scenario');
-const requests = echo.requests({ ...dataset, file: serverDb });
+const scenario = SCENARIOS.find((s) => s.name === values.scenario);
+if (!scenario) throw new Error(`no scenario ${values.scenario} (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
+const requests = scenario.requests({ ...dataset, file: serverDb });
 
 const targets: { name: string; start: () => Promise<Child> }[] = [
   { name: 'bare Hono (Node body)', start: () => startBaselineChild('hono-node') },
@@ -54,7 +56,8 @@ const targets: { name: string; start: () => Promise<Child> }[] = [
   // Their log lines go to a file beside the server's, as the server's do.
   ...floors.map((f, i) => ({
     name: `bare Hono + ${f.replaceAll(',', ' + ')}`,
-    start: () => startBaselineChild('hono-node', { BENCH_BASELINE_FLOOR: f, BENCH_BASELINE_LOG: join(dir, `floor-${i}.log`) }),
+    // The read piece reads the dataset file itself (the server has its own copy).
+    start: () => startBaselineChild('hono-node', { BENCH_BASELINE_FLOOR: f, BENCH_BASELINE_LOG: join(dir, `floor-${i}.log`), BENCH_BASELINE_DB: file }),
   })),
   {
     name: 'server',
@@ -88,7 +91,7 @@ try {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-console.log(`Core/echo at ${rate > 0 ? `${rate} req/s` : 'full load'}, ${runs} runs of ${duration} s, CPU per answered request (median of runs; ratio to bare Hono per run, then the median):\n`);
+console.log(`${scenario.name} (${values.keys} keys) at ${rate > 0 ? `${rate} req/s` : 'full load'}, ${runs} runs of ${duration} s, CPU per answered request (median of runs; ratio to bare Hono per run, then the median):\n`);
 console.log('| process | req/s | user µs | system µs | total µs | × bare Hono |');
 console.log('|---|---:|---:|---:|---:|---:|');
 const bare = rows.get('bare Hono (Node body)') ?? [];
