@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqliteFailure, StoreUnavailableError } from '../src/db/errors.js';
 import { openSqliteStore } from '../src/db/sqlite.js';
-import { randomPort, runCli, startChild, stopChild } from './helpers/child.js';
+import { freePort, runCli, startChild, stopChild } from './helpers/child.js';
 
 const root = mkdtempSync(join(tmpdir(), 'jmap-keys-failsafe-'));
 chmodSync(root, 0o755);
@@ -33,9 +33,9 @@ const api = (port: string, key: string, methodCalls: unknown[]) => fetch(`http:/
 
 describe('start-up refuses a server secret that does not match the database', () => {
   const dir = join(root, 'secret');
-  const port = randomPort();
 
   it('a different or missing secret stops start-up with a message and a non-zero exit; the right one starts', async () => {
+    const port = String(await freePort());
     const key = await firstStart(dir, port);
     const wrong = startChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: port, JMAP_KEYS_SECRET: 'ab'.repeat(32) });
     expect(await wrong.exited).not.toBe(0);
@@ -65,7 +65,7 @@ describe('start-up refuses a server secret that does not match the database', ()
 describe.runIf(isRoot)('a database the server may not write (run as nobody)', () => {
   it('starts, serves reads, answers writes with 503 / serverUnavailable, logs them and stays up', async () => {
     const dir = join(root, 'readonly');
-    const port = randomPort();
+    const port = String(await freePort());
     const key = await firstStart(dir, port);
     // The folder is the server user's (SQLite may keep its -shm there), the database file is root's, mode 0644.
     chownSync(dir, 65534, 65534);
@@ -110,16 +110,16 @@ describe.runIf(isRoot)('a database the server may not write (run as nobody)', ()
   it('an unwritable data folder stops start-up naming the path and the reason', async () => {
     const dir = join(root, 'locked', 'data');
     mkdirSync(join(root, 'locked'), { mode: 0o755 });
-    const s = startChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: randomPort() }, NOBODY);
+    const s = startChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: String(await freePort()) }, NOBODY);
     expect(await s.exited).not.toBe(0);
     expect(s.stderr()).toContain(dir);
     expect(s.stderr()).toMatch(/permission denied|EACCES/i);
 
     // A database in a folder the server may not write: SQLite cannot even read it in WAL mode.
     const owned = join(root, 'owned');
-    await firstStart(owned, randomPort());
+    await firstStart(owned, String(await freePort()));
     chownSync(join(owned, 'server-secret'), 65534, 65534);
-    const t = startChild({ JMAP_KEYS_DATA: owned, JMAP_KEYS_PORT: randomPort() }, NOBODY);
+    const t = startChild({ JMAP_KEYS_DATA: owned, JMAP_KEYS_PORT: String(await freePort()) }, NOBODY);
     expect(await t.exited).not.toBe(0);
     expect(t.stderr()).toContain(join(owned, 'jmap-keys.db'));
     expect(t.stderr()).toContain('read-only');
@@ -129,7 +129,7 @@ describe.runIf(isRoot)('a database the server may not write (run as nobody)', ()
 describe('SIGTERM', () => {
   it('stops accepting, finishes the request in flight, flushes, closes the store and exits 0', async () => {
     const dir = join(root, 'drain');
-    const port = randomPort();
+    const port = String(await freePort());
     const key = await firstStart(dir, port);
     const s = startChild({ JMAP_KEYS_DATA: dir, JMAP_KEYS_PORT: port });
     await s.waitFor('listening on');

@@ -15,8 +15,6 @@ export interface ServerChild {
   logLines(): Record<string, unknown>[];
 }
 
-export const randomPort = () => String(20000 + Math.floor(Math.random() * 20000));
-
 /** A free loopback port, asked of the kernel (the tiny race before a child binds it is acceptable on 127.0.0.1). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
