@@ -43,3 +43,25 @@ describe('encodeId / decodeId', () => {
     expect(decodeId(encodeId(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
   });
 });
+
+describe('encodeId against the letter-at-a-time definition', () => {
+  const reference = (n: number): string => {
+    let out = '';
+    let v = n;
+    do {
+      out = 'abcdefghijklmnopqrstuvwxyz'[v % 26] + out;
+      v = Math.floor(v / 26);
+    } while (v > 0);
+    return out;
+  };
+
+  it('agrees on every number up to 26^3 + 1 and around each power of 26', () => {
+    for (let n = 0; n <= 26 ** 3 + 1; n++) expect(encodeId(n)).toBe(reference(n));
+    for (let p = 4; p <= 11; p++) {
+      for (const n of [26 ** p - 1, 26 ** p, 26 ** p + 1, 26 ** p * 7 + 675, 26 ** p * 25]) {
+        if (Number.isSafeInteger(n)) expect(encodeId(n), String(n)).toBe(reference(n));
+      }
+    }
+    expect(encodeId(Number.MAX_SAFE_INTEGER)).toBe(reference(Number.MAX_SAFE_INTEGER));
+  });
+});

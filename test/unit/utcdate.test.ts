@@ -75,3 +75,37 @@ describe('nowSeconds', () => {
     expect(parseUtcDate(formatUtcDate(now))).toBe(now);
   });
 });
+
+describe('parseUtcDate against a Date round trip', () => {
+  // The definition the arithmetic replaces: whatever Date.UTC normalises (30 February, hour 24) is not a date.
+  const reference = (s: string): number | undefined => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?Z$/.exec(s);
+    if (!m) return undefined;
+    const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+    if (y < 1970 || y > 3000) return undefined;
+    const t = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
+    const same = t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d
+      && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === se;
+    return same ? t.getTime() / 1000 : undefined;
+  };
+  const two = (n: number) => String(n).padStart(2, '0');
+
+  it('agrees on every month and day (0 to 32) of leap, century and boundary years', () => {
+    for (const y of [1970, 1999, 2000, 2023, 2024, 2100, 2400, 2999, 3000]) {
+      for (let mo = 0; mo <= 13; mo++) {
+        for (let d = 0; d <= 32; d++) {
+          const s = `${y}-${two(mo)}-${two(d)}T23:59:59Z`;
+          expect(parseUtcDate(s), s).toBe(reference(s));
+        }
+      }
+    }
+  });
+
+  it('agrees on every hour, minute and second value from 0 to 99', () => {
+    for (let v = 0; v <= 99; v++) {
+      for (const s of [`2026-06-15T${two(v)}:00:00Z`, `2026-06-15T00:${two(v)}:00Z`, `2026-06-15T00:00:${two(v)}.5Z`]) {
+        expect(parseUtcDate(s), s).toBe(reference(s));
+      }
+    }
+  });
+});
