@@ -22,7 +22,8 @@ import { SCENARIOS, type Scenario } from './scenarios.js';
 import { PG_DEFAULTS, runPgBench, type PgBenchReport } from './pg.js';
 import { postgresBinDir } from '../test/helpers/postgres.js';
 
-export type Target = BaselineKind | 'server';
+/** `floor`: bare Hono with the Node body doing the scenario's required work (bench/floor.ts). */
+export type Target = BaselineKind | 'floor' | 'server';
 
 export interface BenchOptions {
   sizes: number[];
@@ -77,6 +78,8 @@ export interface RunResult {
    * server's own work.
    */
   equalRate?: Measurement;
+  /** The scenario's floor (`Scenario.floor`) at full load: only the work every such request must do. */
+  floor?: Measurement;
 }
 
 export interface ScenarioResult {
@@ -202,6 +205,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     for (const size of opts.pgOnly ? [] : opts.sizes) {
       const dir = mkdtempSync(join(tmpdir(), 'jmap-keys-bench-'));
       let server: (Child & { startupMs: number }) | undefined;
+      const floors = new Map<string, Child>();
       try {
         log(`[${fmtSize(size)}] generating ${size} keys…`);
         const dataset = await generateDataset({ file: join(dir, 'bench.db'), keys: size, log });
@@ -219,6 +223,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         log(`[${fmtSize(size)}] start-up ${startupMs.map((ms) => `${Math.round(ms)} ms`).join(', ')}`);
         if (!server) throw new Error('no server');
 
+        // One floor baseline per distinct set of pieces, reading this size's dataset (the server has it open too).
+        for (const pieces of new Set(scenarios.map((sc) => sc.floor).filter((f): f is string => f !== undefined))) {
+          floors.set(pieces, await startBaselineChild('hono-node', {
+            BENCH_BASELINE_FLOOR: pieces, BENCH_BASELINE_DB: dataset.file, BENCH_BASELINE_LOG: join(dir, `floor-${floors.size}.log`),
+          }));
+        }
+
         const results: ScenarioResult[] = [];
         for (const scenario of scenarios) {
           const requests = scenario.requests(dataset);
@@ -231,8 +242,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
             log(`[${fmtSize(size)}] ${scenario.name}: ${probed.status}${probed.detail ? ` — ${probed.detail}` : ''}`);
             continue;
           }
+          const floor = scenario.floor === undefined ? undefined : floors.get(scenario.floor);
           const targets: [Target, string, number][] = [
             ...BASELINES.map((kind): [Target, string, number] => [kind, baselines[kind].url, baselines[kind].pid]),
+            ...(floor ? [['floor', floor.url, floor.pid] as [Target, string, number]] : []),
             ['server', server.url, server.pid],
           ];
           if (opts.warmup > 0) {
@@ -244,13 +257,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
             const equalRate = m.server.reqPerSec > 0
               ? await measure('hono-node', baselines['hono-node'].url, baselines['hono-node'].pid, requests, opts, opts.duration, scenario, m.server.reqPerSec)
               : undefined;
-            result.runs.push({ run, server: m.server, raw: m.raw, hono: m.hono, 'hono-node': m['hono-node'], ...(equalRate ? { equalRate } : {}) });
-            log(`[${fmtSize(size)}] ${scenario.name} #${run}: ${fmtInt(m.server.reqPerSec)} req/s, ${fmtUs(m.server.cpuUsPerReq)} µs CPU/req (${BASELINES.map((k) => `${k} ${fmtInt(m[k].reqPerSec)}, ${fmtUs(m[k].cpuUsPerReq)} µs`).join('; ')}; hono-node at the server's rate ${fmtUs(equalRate?.cpuUsPerReq)} µs)`);
+            result.runs.push({ run, server: m.server, raw: m.raw, hono: m.hono, 'hono-node': m['hono-node'], ...(equalRate ? { equalRate } : {}), ...(m.floor ? { floor: m.floor } : {}) });
+            log(`[${fmtSize(size)}] ${scenario.name} #${run}: ${fmtInt(m.server.reqPerSec)} req/s, ${fmtUs(m.server.cpuUsPerReq)} µs CPU/req (${BASELINES.map((k) => `${k} ${fmtInt(m[k].reqPerSec)}, ${fmtUs(m[k].cpuUsPerReq)} µs`).join('; ')}; hono-node at the server's rate ${fmtUs(equalRate?.cpuUsPerReq)} µs${m.floor ? `; floor ${fmtInt(m.floor.reqPerSec)}, ${fmtUs(m.floor.cpuUsPerReq)} µs` : ''})`);
           }
         }
         sizes.push({ size, generationMs: dataset.ms, rows: dataset.rows, startupMs, peakRssBytes: peakRss(server.pid), scenarios: results });
       } finally {
         await server?.stop();
+        for (const child of floors.values()) await child.stop();
+        floors.clear();
         if (opts.cpuProfDir) log(`[${fmtSize(size)}] CPU profiles in ${join(resolve(opts.cpuProfDir), `server-${size}`)} (the main thread's file ends in .0.<n>.cpuprofile)`);
         rmSync(dir, { recursive: true, force: true });
       }
@@ -364,7 +379,9 @@ function cpuRatio(server: Measurement, base: Measurement | undefined): number | 
 const defined = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined);
 
 /** Median over runs of the server's CPU per answer against bare Hono with the Node body, at full load and at equal rate. */
-export function cpuFigures(s: ScenarioResult): { server?: number; base?: number; ratio?: number; equalBase?: number; equalRatio?: number } {
+export function cpuFigures(s: ScenarioResult): {
+  server?: number; base?: number; ratio?: number; equalBase?: number; equalRatio?: number; floor?: number; floorRatio?: number; overFloor?: number;
+} {
   const m = (xs: (number | undefined)[]) => { const d = defined(xs); return d.length ? median(d) : undefined; };
   return {
     server: m(s.runs.map((r) => r.server.cpuUsPerReq)),
@@ -372,6 +389,9 @@ export function cpuFigures(s: ScenarioResult): { server?: number; base?: number;
     ratio: m(s.runs.map((r) => cpuRatio(r.server, r['hono-node']))),
     equalBase: m(s.runs.map((r) => r.equalRate?.cpuUsPerReq)),
     equalRatio: m(s.runs.map((r) => cpuRatio(r.server, r.equalRate))),
+    floor: m(s.runs.map((r) => r.floor?.cpuUsPerReq)),
+    floorRatio: m(s.runs.map((r) => (r.floor ? cpuRatio(r.floor, r['hono-node']) : undefined))),
+    overFloor: m(s.runs.map((r) => cpuRatio(r.server, r.floor))),
   };
 }
 
@@ -381,14 +401,16 @@ export function cpuFigures(s: ScenarioResult): { server?: number; base?: number;
  * baseline held to the server's own rate.
  */
 function renderCpuSummary(report: BenchReport): string[] {
-  const lines = ['**CPU per answered request** (µs, median of runs; ratio = server ÷ bare Hono with the Node body, per run, then the median):', '',
-    '| scenario | keys | server | Hono/Node, full load | ratio | Hono/Node at the server\'s rate | ratio at equal rate |', '|---|---:|---:|---:|---:|---:|---:|'];
+  const lines = ['**CPU per answered request** (µs, median of runs; ratio = server ÷ bare Hono with the Node body, per run, then the median; '
+    + 'floor = bare Hono doing only the work the product requires of these requests, bench/floor.ts, its ratio to bare Hono, and the server ÷ floor):', '',
+    '| scenario | keys | server | Hono/Node, full load | ratio | Hono/Node at the server\'s rate | ratio at equal rate | floor | floor ratio | server ÷ floor |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   const f = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toFixed(digits));
   for (const size of report.sizes) {
     for (const s of size.scenarios) {
       if (s.status !== 'ok' || s.createsPerCall) continue;
       const c = cpuFigures(s);
-      lines.push(`| ${s.scenario} | ${fmtSize(s.size)} | ${f(c.server)} | ${f(c.base)} | ${f(c.ratio, 2)} | ${f(c.equalBase)} | ${f(c.equalRatio, 2)} |`);
+      lines.push(`| ${s.scenario} | ${fmtSize(s.size)} | ${f(c.server)} | ${f(c.base)} | ${f(c.ratio, 2)} | ${f(c.equalBase)} | ${f(c.equalRatio, 2)} | ${f(c.floor)} | ${f(c.floorRatio, 2)} | ${f(c.overFloor, 2)} |`);
     }
   }
   return lines;
@@ -405,7 +427,7 @@ function renderTargets(report: BenchReport): string[] {
       const s = find(size, prefix);
       const c = s ? cpuFigures(s) : undefined;
       rows.push([`${prefix}: CPU/request ≤ ${max} × bare Hono (Node body) at ${k}`, c?.ratio === undefined ? '–'
-        : `${fmtRatio(c.ratio)} × (${fmtUs(c.server)} against ${fmtUs(c.base)} µs; at equal rate ${fmtRatio(c.equalRatio ?? NaN)} ×)`, c?.ratio === undefined ? undefined : c.ratio <= max]);
+        : `${fmtRatio(c.ratio)} × (${fmtUs(c.server)} against ${fmtUs(c.base)} µs; at equal rate ${fmtRatio(c.equalRatio ?? NaN)} ×${c.floorRatio === undefined ? '' : `; the required work alone ${fmtRatio(c.floorRatio)} ×`})`, c?.ratio === undefined ? undefined : c.ratio <= max]);
     }
   }
   const small = report.sizes[0];

@@ -23,7 +23,10 @@ describe('benchmark smoke run', () => {
       for (const run of s.runs) {
         // The baseline held to the server's rate answered too (the equal-rate CPU figure).
         expect(run.equalRate?.ok, `${s.scenario} at equal rate`).toBeGreaterThan(0);
-        for (const m of [run.server, run.raw, run.hono, run['hono-node']]) {
+        // Scenarios with a floor (bench/floor.ts) measured it, with the same requests, all answered.
+        const withFloor = ['Core/echo', 'x:ApiKey/get (Bearer)', 'x:ApiKey/query', 'verification (introspect)'].includes(s.scenario);
+        expect(run.floor !== undefined, `${s.scenario} floor`).toBe(withFloor);
+        for (const m of [run.server, run.raw, run.hono, run['hono-node'], ...(run.floor ? [run.floor] : [])]) {
           const where = `${s.scenario} on ${m.target}`;
           expect(m.ok, where).toBeGreaterThan(0);
           expect(m.non2xx, where).toBe(0);
@@ -35,6 +38,6 @@ describe('benchmark smoke run', () => {
     expect(report.markdown).toContain('| scenario | keys | run |');
     // The summary gives CPU per answered request against bare Hono, at full load and at equal rate, per scenario.
     expect(report.markdown).toContain('**CPU per answered request**');
-    expect(report.markdown).toMatch(/\| Core\/echo \| 200 \| \d+ \| \d+ \| \d+\.\d\d \| \d+ \| \d+\.\d\d \|/);
+    expect(report.markdown).toMatch(/\| Core\/echo \| 200 \| \d+ \| \d+ \| \d+\.\d\d \| \d+ \| \d+\.\d\d \| \d+ \| \d+\.\d\d \| \d+\.\d\d \|/);
   });
 });
