@@ -8,7 +8,8 @@
  *   (src/http/body.ts) — the ceiling of the stack the server is built on.
  *
  * Both do the same work for any method and path: read the whole body, parse it (JSON, or a form body for the
- * introspection scenario), and answer a small JSON object. No auth, no database.
+ * introspection scenario), and answer a small JSON object. No auth, no database. With BENCH_BASELINE_FLOOR,
+ * hono-node also does the product's required per-request work (bench/floor.ts): the scenarios' floor.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
