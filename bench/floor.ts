@@ -1,13 +1,13 @@
 /**
  * The floor of an authenticated Core/echo: bare Hono with the Node body plus only the per-request work the product
- * requires of every request, each piece done by the server's own code (bench/latency-tax.ts `--floor`). A baseline
+ * requires of every request, each piece done by the server's own code (bench/latency-tax.ts `--floors`, and `npm run bench`). A baseline
  * with these pieces answers at the best ratio the server could reach while doing them; whatever the server costs
  * beyond it is its JMAP machinery, routing and middleware.
  *
  * BENCH_BASELINE_FLOOR is a comma list of pieces (cumulative in the order given):
  * - log: a request id (the client's or a random UUID, echoed as X-Request-Id) and the request's JSON log line,
  *   through src/log.ts with the server's settings (4 KB batches), to BENCH_BASELINE_LOG (default /dev/null);
- * - metrics: the request counter and latency histogram and the auth-outcome counter (prom-client, the server's labels);
+ * - metrics: the request's counter and latency and its auth outcome, through the server's Metrics (src/http/metrics.ts);
  * - auth: the Bearer token's (or Basic app password's) shape and checksum (src/auth/tokens.ts), the cached credential
  *   by locator, the SHA-256 compare in constant time, expiry and IP mask (src/auth/ipmask.ts): the server's cached
  *   path, no database; for a form body (introspection) the caller's credential and then the token asked about;
@@ -20,11 +20,12 @@
 import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { destination } from 'pino';
-import { Counter, Histogram, Registry } from 'prom-client';
 import { ipAllowed } from '../src/auth/ipmask.js';
 import { parseToken } from '../src/auth/tokens.js';
 import { credentialToWire } from '../src/credentials/wire.js';
 import { openSqliteStore } from '../src/db/sqlite.js';
+import { Metrics } from '../src/http/metrics.js';
+import { REQUEST_ID } from '../src/http/ops.js';
 import type { DateCondition, Store } from '../src/db/store.js';
 import { parseRequest } from '../src/jmap/envelope.js';
 import type { JsonObject, JsonValue } from '../src/jmap/types.js';
@@ -67,22 +68,20 @@ export async function createFloor(pieces: Set<FloorPiece>) {
   const log = pieces.has('log')
     ? createLogger('info', 'json', destination({ dest: process.env.BENCH_BASELINE_LOG ?? '/dev/null', sync: false, minLength: 4096 })).child({}, { redact: [] })
     : undefined;
-  const registry = new Registry();
-  const requests = new Counter({ name: 'requests', help: 'h', labelNames: ['method', 'route', 'status'], registers: [registry] });
-  const latency = new Histogram({ name: 'latency', help: 'h', labelNames: ['method', 'route'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
-  const auth = new Counter({ name: 'auth', help: 'h', labelNames: ['outcome', 'reason'], registers: [registry] });
   // The verified-credential cache as the server holds it after the first request of each token.
   const verified = new Map<string, Cached>();
   const dbFile = process.env.BENCH_BASELINE_DB;
   if (pieces.has('read') && !dbFile) throw new Error('the read piece needs BENCH_BASELINE_DB');
   const store = pieces.has('read') && dbFile ? openSqliteStore(dbFile) : undefined;
+  // The server's metrics; their store is only asked at a scrape, which never comes (an in-memory one without a read).
+  const metrics = pieces.has('metrics') ? new Metrics(store ?? openSqliteStore(':memory:')) : undefined;
   const accountId = Number(process.env.BENCH_BASELINE_ACCOUNT ?? 1);
 
   /** 401 when the token does not verify; the body's member count and the read's answer otherwise. */
   async function handle(incoming: IncomingMessage, outgoing: ServerResponse, body: Buffer): Promise<{ status: number; members: number; data: JsonValue }> {
     const started = performance.now();
     const given = incoming.headers['x-request-id'];
-    const id = typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     if (log) outgoing.setHeader('X-Request-Id', id);
     let status = 200;
     let members = 0;
@@ -104,10 +103,9 @@ export async function createFloor(pieces: Set<FloorPiece>) {
       if (store) data = await readFor(store, accountId, request.methodCalls[0] as [string, JsonObject, string] | undefined);
     }
     const seconds = (performance.now() - started) / 1000;
-    if (pieces.has('metrics')) {
-      requests.inc({ method: 'POST', route: '/api', status: String(status) });
-      latency.observe({ method: 'POST', route: '/api' }, seconds);
-      if (pieces.has('auth')) auth.inc({ outcome: reason === 'ok' ? 'ok' : 'refused', reason });
+    if (metrics) {
+      metrics.request('POST', '/api', status, seconds);
+      if (pieces.has('auth')) metrics.authOutcome(reason);
     }
     log?.info({ reqId: id, method: 'POST', route: '/api', status, ms: Math.round(seconds * 10_000) / 10, clientIp: incoming.socket.remoteAddress ?? null,
       accountId: 'a1', login: 'admin', credentialId: 'k1' }, 'request');

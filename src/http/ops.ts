@@ -14,7 +14,7 @@ import { problem } from './problem.js';
 import { faceOf, noteAuth, type RequestEnv, type RequestInfo } from '../request-context.js';
 
 /** A client's X-Request-Id is kept when it is short and plain; otherwise one is made. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
  * One JSON log line and the metrics of every request. The line names the route pattern, never the raw path (a
